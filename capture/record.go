@@ -15,8 +15,8 @@ type Record struct {
 	Src, Dst netip.Addr
 	SrcPort  uint16
 	DstPort  uint16
-	Proto    uint8 // IP protocol number of the transport (after IPv6 extension headers)
-	TCPFlags uint8 // FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 URG=0x20 ECE=0x40 CWR=0x80
+	Proto    uint8  // IP protocol number of the transport (after IPv6 extension headers)
+	TCPFlags uint8  // FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 URG=0x20 ECE=0x40 CWR=0x80
 	WireLen  uint32 // original length on the wire, not cut by snaplen
 }
 

@@ -1,0 +1,252 @@
+package flow
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/capture"
+)
+
+const (
+	batchSize     = 512 // entries per shard batch
+	batchesPerShd = 16  // batches in flight per shard; bounds memory and lag
+)
+
+// Aggregator routes capture records to shards by flow key, drives interval
+// boundaries from packet time, and hands each interval's alerts, sorted by
+// key, to emit. It implements capture.Sink: Records and Idle are called from
+// the capture goroutine only.
+type Aggregator struct {
+	cfg      Config
+	interval int64
+	shards   []*shard
+	pending  [][]entry
+	results  chan result
+	emit     func([]*alert.Alert)
+	started  bool
+	cur      int64
+	wg       sync.WaitGroup
+	collect  sync.WaitGroup
+	closed   bool
+	filtered atomic.Uint64
+	late     atomic.Uint64
+	closes   atomic.Uint64
+}
+
+// New starts the shard goroutines and the collector; Close stops them.
+// emit receives the alerts of each closed interval (possibly none is not
+// reported), in key order, on the collector goroutine.
+func New(cfg Config, emit func([]*alert.Alert)) (*Aggregator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &Aggregator{
+		cfg:      cfg,
+		interval: int64(cfg.Interval),
+		results:  make(chan result, cfg.Shards*4),
+		emit:     emit,
+	}
+	a.pending = make([][]entry, cfg.Shards)
+	for i := range cfg.Shards {
+		s := newShard(&a.cfg, i, a.results, batchesPerShd, batchSize)
+		a.shards = append(a.shards, s)
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			s.run()
+		}()
+	}
+	a.collect.Add(1)
+	go func() {
+		defer a.collect.Done()
+		a.collectResults()
+	}()
+	return a, nil
+}
+
+// floorDiv rounds towards minus infinity, so packets before 1970 still fall
+// into well-defined intervals.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// Records accounts a batch of packets.
+func (a *Aggregator) Records(batch []capture.Record) {
+	n := uint64(len(a.shards))
+	var filtered, late uint64
+	for i := range batch {
+		r := &batch[i]
+		if !a.cfg.Filter.Keep(r.Src, r.Dst) {
+			filtered++
+			continue
+		}
+		idx := floorDiv(r.TS, a.interval)
+		switch {
+		case !a.started:
+			a.open(idx)
+		case idx > a.cur:
+			a.advance(idx)
+		case idx < a.cur:
+			// A packet older than the open interval (reordered capture,
+			// merged files) counts towards the open one.
+			late++
+		}
+		k := makeKey(r.Src, r.Dst)
+		sh := shardOf(&k, n)
+		b := a.pending[sh]
+		if b == nil {
+			b = <-a.shards[sh].free
+		}
+		b = append(b, entry{k: k, wire: r.WireLen})
+		if len(b) == cap(b) {
+			a.shards[sh].in <- message{entries: b}
+			b = nil
+		}
+		a.pending[sh] = b
+	}
+	if filtered != 0 {
+		a.filtered.Add(filtered)
+	}
+	if late != 0 {
+		a.late.Add(late)
+	}
+}
+
+// Idle advances the clock from the wall clock when a live capture is quiet,
+// so intervals still close and quiet flows still resolve and expire.
+func (a *Aggregator) Idle(now time.Time) {
+	if !a.started {
+		return
+	}
+	if idx := floorDiv(now.UnixNano(), a.interval); idx > a.cur {
+		a.advance(idx)
+	}
+}
+
+func (a *Aggregator) open(idx int64) {
+	a.started = true
+	a.cur = idx
+	for _, s := range a.shards {
+		s.in <- message{nextIdx: idx}
+	}
+}
+
+func (a *Aggregator) flushPending() {
+	for i, b := range a.pending {
+		if b != nil {
+			a.shards[i].in <- message{entries: b}
+			a.pending[i] = nil
+		}
+	}
+}
+
+// advance closes the open interval and opens next. Intervals in between had
+// no packets at all; flows account for them lazily as zeros.
+func (a *Aggregator) advance(next int64) {
+	a.flushPending()
+	for _, s := range a.shards {
+		s.in <- message{close: true, closeIdx: a.cur, nextIdx: next}
+	}
+	a.closes.Add(1)
+	a.cur = next
+}
+
+// Close closes the interval in flight (the last, partial interval of a
+// capture file is scored like any other), waits for the shards and the
+// collector, and returns once every alert has been handed to emit.
+func (a *Aggregator) Close() {
+	if a.closed {
+		return
+	}
+	a.closed = true
+	if a.started {
+		a.advance(a.cur + 1)
+	}
+	for _, s := range a.shards {
+		close(s.in)
+	}
+	a.wg.Wait()
+	close(a.results)
+	a.collect.Wait()
+}
+
+// collectResults gathers each interval's results from every shard and emits
+// them sorted by key, firing before resolved, so output is the same on
+// every run whatever the goroutine scheduling.
+func (a *Aggregator) collectResults() {
+	type gathering struct {
+		n      int
+		alerts []*alert.Alert
+	}
+	open := make(map[int64]*gathering)
+	for r := range a.results {
+		g := open[r.idx]
+		if g == nil {
+			g = &gathering{}
+			open[r.idx] = g
+		}
+		g.n++
+		g.alerts = append(g.alerts, r.alerts...)
+		if g.n < len(a.shards) {
+			continue
+		}
+		delete(open, r.idx)
+		if len(g.alerts) == 0 {
+			continue
+		}
+		slices.SortFunc(g.alerts, func(x, y *alert.Alert) int {
+			if x.Resolved != y.Resolved {
+				if x.Resolved {
+					return 1
+				}
+				return -1
+			}
+			return cmp.Compare(x.Key, y.Key)
+		})
+		a.emit(g.alerts)
+	}
+}
+
+// Stats is a snapshot of the aggregator's counters.
+type Stats struct {
+	Flows           int64  // flows tracked now
+	Created         uint64 // flows ever created
+	Expired         uint64 // removed after the idle timeout
+	Evicted         uint64 // removed because the table was full
+	Evaluated       uint64 // flow-intervals scored
+	Alerts          uint64 // alerts raised
+	Resolved        uint64 // back-to-normal notices
+	IntervalsClosed uint64
+	Filtered        uint64 // packets dropped by the CIDR filter
+	Late            uint64 // packets older than the open interval
+	EvalTime        time.Duration
+}
+
+// Stats returns the current counters; safe from any goroutine.
+func (a *Aggregator) Stats() Stats {
+	st := Stats{
+		IntervalsClosed: a.closes.Load(),
+		Filtered:        a.filtered.Load(),
+		Late:            a.late.Load(),
+	}
+	for _, s := range a.shards {
+		c := &s.counters
+		st.Flows += c.flows.Load()
+		st.Created += c.created.Load()
+		st.Expired += c.expired.Load()
+		st.Evicted += c.evicted.Load()
+		st.Evaluated += c.evaluated.Load()
+		st.Alerts += c.alerts.Load()
+		st.Resolved += c.resolved.Load()
+		st.EvalTime += time.Duration(c.evalNanos.Load())
+	}
+	return st
+}

@@ -1,0 +1,253 @@
+package flow
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/anomaly"
+)
+
+// entry is one packet as a shard sees it.
+type entry struct {
+	k    key
+	wire uint32
+}
+
+// message is what the router sends a shard: a batch of entries, or the
+// order to close interval closeIdx and open nextIdx.
+type message struct {
+	entries  []entry
+	close    bool
+	closeIdx int64
+	nextIdx  int64
+}
+
+// result is a shard's answer to a close: its hits, in no particular order.
+type result struct {
+	idx    int64
+	alerts []*alert.Alert
+}
+
+// shardCounters are published by the shard and read by anyone.
+type shardCounters struct {
+	flows     atomic.Int64
+	created   atomic.Uint64
+	expired   atomic.Uint64
+	evicted   atomic.Uint64
+	evaluated atomic.Uint64
+	alerts    atomic.Uint64
+	resolved  atomic.Uint64
+	evalNanos atomic.Uint64
+}
+
+// shard owns one table. Only its goroutine touches the table.
+type shard struct {
+	cfg     *Config
+	tab     *table
+	det     anomaly.Detector
+	scores  anomaly.TestScores
+	scratch []float64
+	cur     int64
+	active  []int32
+	alerted []int32
+	// pendingResolved holds alerted flows that left the table since the
+	// last close; their "back to normal" goes out with the next close.
+	pendingResolved []flowState
+	in              chan message
+	free            chan []entry
+	out             chan<- result
+	counters        shardCounters
+}
+
+func newShard(cfg *Config, id int, out chan<- result, batches, batchSize int) *shard {
+	s := &shard{
+		cfg:     cfg,
+		tab:     newTable((cfg.MaxFlows+cfg.Shards-1)/cfg.Shards, cfg.SeriesCap),
+		det:     cfg.NewDetector(id),
+		scratch: make([]float64, 0, cfg.SeriesCap),
+		in:      make(chan message, batches+2),
+		free:    make(chan []entry, batches),
+		out:     out,
+	}
+	for range batches {
+		s.free <- make([]entry, 0, batchSize)
+	}
+	return s
+}
+
+func (s *shard) run() {
+	for m := range s.in {
+		if m.entries != nil {
+			s.account(m.entries)
+			s.free <- m.entries[:0]
+		}
+		if m.close {
+			alerts := s.closeInterval(m.closeIdx)
+			s.cur = m.nextIdx
+			s.out <- result{idx: m.closeIdx, alerts: alerts}
+		} else if m.entries == nil {
+			s.cur = m.nextIdx // the first interval opens
+		}
+	}
+}
+
+func (s *shard) account(entries []entry) {
+	t := s.tab
+	var created, evicted uint64
+	for i := range entries {
+		e := &entries[i]
+		slot, isNew, old := t.lookup(e.k, s.cur)
+		if old != nil {
+			evicted++
+			s.dropped(old)
+		}
+		f := &t.flows[slot]
+		f.bytes += uint64(e.wire)
+		f.packets++
+		if isNew {
+			created++
+			s.active = append(s.active, slot)
+		} else if f.lastActive != s.cur {
+			f.lastActive = s.cur
+			s.active = append(s.active, slot)
+			t.touch(slot)
+		}
+	}
+	if created != 0 {
+		s.counters.created.Add(created)
+	}
+	if evicted != 0 {
+		s.counters.evicted.Add(evicted)
+	}
+}
+
+// dropped is called for a flow leaving the table (evicted or expired): a
+// flow that alerted is reported back to normal, since it is no longer
+// watched.
+func (s *shard) dropped(f *flowState) {
+	if f.alerted && s.cfg.ResolveAfter > 0 {
+		s.pendingResolved = append(s.pendingResolved, *f)
+	}
+}
+
+// closeInterval appends the interval's bytes to every flow active in it,
+// scores the ones that moved enough, resolves and expires flows, and returns
+// the alerts.
+func (s *shard) closeInterval(idx int64) []*alert.Alert {
+	var alerts []*alert.Alert
+	t := s.tab
+	start := time.Now()
+	var evaluated uint64
+	for _, slot := range s.active {
+		f := &t.flows[slot]
+		if !f.inUse || f.lastActive != idx || f.lastClosed >= idx {
+			continue // evicted, reused, or already closed
+		}
+		t.catchUp(slot, idx)
+		t.push(slot, f.bytes)
+		f.lastClosed = idx
+		if f.bytes >= s.cfg.MinBytes && f.bytes > 0 {
+			evaluated++
+			series := t.seriesInto(slot, s.scratch)
+			s.scores.Reset()
+			p := s.det.Score(series, &s.scores)
+			if p >= s.cfg.Threshold && !math.IsNaN(p) {
+				alerts = append(alerts, s.build(f, idx, series, p, false))
+				if !f.alerted {
+					f.alerted = true
+					if s.cfg.ResolveAfter > 0 {
+						s.alerted = append(s.alerted, slot)
+					}
+				}
+				f.lastAlert = idx
+			}
+		}
+		f.bytes, f.packets = 0, 0
+	}
+	s.active = s.active[:0]
+
+	if s.cfg.ResolveAfter > 0 {
+		keep := s.alerted[:0]
+		for _, slot := range s.alerted {
+			f := &t.flows[slot]
+			if !f.inUse || !f.alerted {
+				continue
+			}
+			if idx-f.lastAlert >= int64(s.cfg.ResolveAfter) {
+				t.catchUp(slot, idx+1)
+				series := t.seriesInto(slot, s.scratch)
+				var bytes uint64
+				if f.lastActive == idx {
+					bytes = uint64(series[len(series)-1])
+				}
+				a := s.build(f, idx, series, 0, true)
+				a.Bytes = bytes
+				alerts = append(alerts, a)
+				f.alerted = false
+				continue
+			}
+			keep = append(keep, slot)
+		}
+		s.alerted = keep
+	}
+
+	// Expire flows idle past the timeout, least recently active first.
+	cutoff := idx + 1 - s.cfg.idleIntervals()
+	var expired uint64
+	for t.tail != none && t.flows[t.tail].lastActive < cutoff {
+		s.dropped(&t.flows[t.tail])
+		t.remove(t.tail)
+		expired++
+	}
+	for i := range s.pendingResolved {
+		f := &s.pendingResolved[i]
+		a := s.build(f, idx, nil, 0, true)
+		alerts = append(alerts, a)
+	}
+	s.pendingResolved = s.pendingResolved[:0]
+
+	c := &s.counters
+	c.flows.Store(int64(t.len()))
+	c.expired.Add(expired)
+	c.evaluated.Add(evaluated)
+	c.evalNanos.Add(uint64(time.Since(start)))
+	for _, a := range alerts {
+		if a.Resolved {
+			c.resolved.Add(1)
+		} else {
+			c.alerts.Add(1)
+		}
+	}
+	return alerts
+}
+
+func (s *shard) build(f *flowState, idx int64, series []float64, p float64, resolved bool) *alert.Alert {
+	iv := s.cfg.Interval
+	start := time.Unix(0, idx*int64(iv)).UTC()
+	src, dst := f.key.addrs()
+	a := &alert.Alert{
+		Time:            start.Add(iv),
+		IntervalStart:   start,
+		IntervalSeconds: iv.Seconds(),
+		Key:             src.String() + "->" + dst.String(),
+		Src:             src.String(),
+		Dst:             dst.String(),
+		Bytes:           f.bytes,
+		Packets:         f.packets,
+		Series:          append([]float64(nil), series...),
+		Probability:     p,
+		Detector:        s.det.Name(),
+		Host:            s.cfg.Host,
+		Resolved:        resolved,
+	}
+	if !resolved {
+		a.Tests = s.scores.Map()
+		a.Baseline = s.cfg.Baseline(series)
+	}
+	if a.Series == nil {
+		a.Series = []float64{}
+	}
+	return a
+}

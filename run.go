@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/anomaly"
+	"github.com/wherefore/wherefore/capture"
+	"github.com/wherefore/wherefore/flow"
+)
+
+// anomalyConfig maps the -anom_* flags onto the anomaly tests' settings.
+func anomalyConfig(o *options) anomaly.Config {
+	var methods []string
+	for _, m := range strings.Split(o.methods, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			methods = append(methods, m)
+		}
+	}
+	return anomaly.Config{
+		Delay:       o.delay,
+		Sensitivity: o.sensitivity,
+		UpperBound:  o.upperBound.value(),
+		LowerBound:  o.lowerBound.value(),
+		ActiveSize:  o.activeSize,
+		NSeasons:    o.nSeasons,
+		PermCount:   o.permCount,
+		Methods:     methods,
+	}
+}
+
+func newLogger(level string, w io.Writer) (*logrus.Logger, error) {
+	lvl, err := logrus.ParseLevel(level)
+	if err != nil || lvl < logrus.ErrorLevel {
+		return nil, fmt.Errorf("-loglevel %q: valid levels are debug, info, warn, error", level)
+	}
+	log := logrus.New()
+	log.SetOutput(w)
+	log.SetLevel(lvl)
+	log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: time.RFC3339})
+	return log, nil
+}
+
+// validate checks every flag that does not belong to one package's Config.
+func validate(o *options) error {
+	if o.sensitivity < 0 || o.sensitivity > 1 {
+		return fmt.Errorf("-anom_sensitivity %g: must be in [0,1] (the magnitude test's probability is capped at 1, so a larger gate would silence every alert)", o.sensitivity)
+	}
+	if o.activeSize < 1 {
+		return fmt.Errorf("-anom_active_size %d: must be at least 1", o.activeSize)
+	}
+	if o.nSeasons < 0 {
+		return fmt.Errorf("-anom_n_seasons %d: must be positive (0 means 4)", o.nSeasons)
+	}
+	if o.permCount < 0 {
+		return fmt.Errorf("-anom_perm_count %d: must be positive (0 means 500)", o.permCount)
+	}
+	switch o.progress {
+	case "auto", "on", "off":
+	default:
+		return fmt.Errorf("-progress %q: valid values are auto, on, off", o.progress)
+	}
+	if o.maxPcapLogSize < 1 {
+		return fmt.Errorf("-max_pcap_log_size %d: must be at least 1 MB", o.maxPcapLogSize)
+	}
+	if o.maxPcapRotations < 1 {
+		return fmt.Errorf("-max_pcap_rotations %d: must be at least 1", o.maxPcapRotations)
+	}
+	return nil
+}
+
+// runPipeline wires capture -> flow -> alert and runs until the capture ends
+// or a signal arrives.
+func runPipeline(o *options, stdout, stderr io.Writer) int {
+	log, err := newLogger(o.logLevel, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "wherefore:", err)
+		return 2
+	}
+	fail := func(err error) int {
+		log.WithError(err).Error("wherefore cannot start")
+		return 2
+	}
+	if err := validate(o); err != nil {
+		return fail(err)
+	}
+	acfg := anomalyConfig(o)
+	if err := acfg.Validate(); err != nil {
+		return fail(fmt.Errorf("anomaly tests (-anom_*): %w", err))
+	}
+	filter, err := flow.ParseFilter(o.filterCIDR, o.filterBool, o.filterSrc, o.filterDst)
+	if err != nil {
+		return fail(err)
+	}
+	fileMode := o.pcapfile != ""
+
+	out, err := openAlertOutput(o, stdout, fileMode)
+	if err != nil {
+		return fail(err)
+	}
+	defer out.Close()
+
+	ccfg := capture.Config{
+		Interface: o.iface, File: o.pcapfile, Snaplen: o.snaplen, ReadTimeout: o.wireTO,
+		Promisc: o.promisc, BufferSize: o.bufferSize, BPF: o.bpf, Daq: o.daq,
+	}
+	src, err := capture.Open(ccfg)
+	if err != nil {
+		return fail(withInterfaceHint(err, o))
+	}
+	defer src.Close()
+	if !capture.Supported(src.LinkType()) {
+		log.WithField("link_type", src.LinkType()).Warn("link type not supported: its packets are counted as skipped (supported: Ethernet, 802.1Q, Linux SLL/SLL2, raw IP, BSD loopback)")
+	}
+
+	var alertMu sync.Mutex
+	var alertCount int
+	fcfg := flow.Config{
+		Interval:     o.interval,
+		SeriesCap:    o.gvCap,
+		Shards:       o.shards,
+		IdleTimeout:  o.idleTimeout,
+		MaxFlows:     o.maxFlows,
+		MinBytes:     o.minBytes,
+		Threshold:    o.threshold,
+		ResolveAfter: o.resolveAfter,
+		Filter:       filter,
+		Host:         o.host,
+		NewDetector: func(shard int) anomaly.Detector {
+			rng := rand.New(rand.NewPCG(o.seed, uint64(shard)))
+			d, err := anomaly.NewAnomalyzer(acfg, rng)
+			if err != nil {
+				panic(err) // validated above
+			}
+			return d
+		},
+		Baseline: func(series []float64) float64 { return anomaly.ReferenceMean(series, acfg) },
+	}
+	agg, err := flow.New(fcfg, func(alerts []*alert.Alert) {
+		alertMu.Lock()
+		defer alertMu.Unlock()
+		for _, a := range alerts {
+			if !a.Resolved {
+				alertCount++
+			}
+			if err := out.Notify(a); err != nil {
+				log.WithError(err).Error("cannot write alert record")
+			}
+		}
+	})
+	if err != nil {
+		return fail(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	counters := new(capture.Counters)
+	reader := &capture.Reader{Source: src, Sink: agg, Counters: counters}
+	log.WithFields(logrus.Fields{
+		"source":   src.Describe(),
+		"interval": o.interval,
+		"filter":   filter.String(),
+		"bpf":      o.bpf,
+		"methods":  strings.Join(acfg.Methods, ","),
+	}).Info("wherefore started")
+
+	start := time.Now()
+	progressDone := startProgress(ctx, o, stderr, counters, fileSize(o.pcapfile))
+	readErr := reader.Run(ctx)
+	progressDone()
+	agg.Close()
+	elapsed := time.Since(start)
+	if err := out.Close(); err != nil {
+		log.WithError(err).Error("cannot close alert record")
+	}
+
+	if ks, ok := src.Stats(); ok {
+		log.WithFields(logrus.Fields{"received": ks.Received, "dropped": ks.Dropped, "if_dropped": ks.InterfaceDropped}).Info("kernel capture counters")
+	}
+	alertMu.Lock()
+	n := alertCount
+	alertMu.Unlock()
+	if fileMode || readErr != nil {
+		printSummary(stderr, summary{
+			source: src.Describe(), counters: counters, flows: agg.Stats(),
+			alerts: n, elapsed: elapsed, err: readErr,
+		})
+	}
+	if readErr != nil {
+		log.WithError(readErr).Error("capture stopped")
+		return 1
+	}
+	if ctx.Err() != nil {
+		log.Info("stopped by signal; the interval in flight was closed and the alert record flushed")
+	}
+	return 0
+}
+
+// withInterfaceHint adds the interfaces libpcap can see to an error about a
+// missing interface, the commonest first-run mistake ("eth0" on a host that
+// names it ens3).
+func withInterfaceHint(err error, o *options) error {
+	if o.pcapfile != "" {
+		return err
+	}
+	names := capture.InterfaceNames()
+	if len(names) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (interfaces here: %s)", err, strings.Join(names, ", "))
+}
+
+func fileSize(path string) int64 {
+	if path == "" || path == "-" {
+		return 0
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}

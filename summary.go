@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/wherefore/wherefore/capture"
+	"github.com/wherefore/wherefore/flow"
+)
+
+type summary struct {
+	source   string
+	counters *capture.Counters
+	flows    flow.Stats
+	alerts   int
+	elapsed  time.Duration
+	err      error
+}
+
+// printSummary tells an analyst what was read and found, also when the
+// capture broke part-way: what came before the break was analysed.
+func printSummary(w io.Writer, s summary) {
+	c := s.counters
+	pkts := c.Packets.Load()
+	secs := s.elapsed.Seconds()
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(pkts) / secs
+	}
+	fmt.Fprintf(w, "\nwherefore summary: %s\n", s.source)
+	if s.err != nil {
+		fmt.Fprintf(w, "  INCOMPLETE:   %v\n", s.err)
+		fmt.Fprintf(w, "                (everything before that point was analysed)\n")
+	}
+	fmt.Fprintf(w, "  packets       %d (%s on the wire)\n", pkts, humanBytes(c.Bytes.Load()))
+	skipped := c.SkippedSnapshot()
+	fmt.Fprintf(w, "  skipped       %d", skipped.Total())
+	if skipped.Total() > 0 {
+		sep := " ("
+		for _, r := range capture.SkipReasons() {
+			if skipped[r] > 0 {
+				fmt.Fprintf(w, "%s%s %d", sep, r, skipped[r])
+				sep = ", "
+			}
+		}
+		fmt.Fprint(w, ")")
+	}
+	fmt.Fprintln(w)
+	if s.flows.Filtered > 0 {
+		fmt.Fprintf(w, "  filtered      %d (by -filter_ip_CIDR)\n", s.flows.Filtered)
+	}
+	fmt.Fprintf(w, "  flows         %d seen, %d tracked at the end, %d expired, %d evicted\n",
+		s.flows.Created, s.flows.Flows, s.flows.Expired, s.flows.Evicted)
+	fmt.Fprintf(w, "  intervals     %d closed, %d flow-intervals scored\n", s.flows.IntervalsClosed, s.flows.Evaluated)
+	if s.flows.Late > 0 {
+		fmt.Fprintf(w, "  late packets  %d (older than the open interval; counted in it)\n", s.flows.Late)
+	}
+	fmt.Fprintf(w, "  alerts        %d", s.alerts)
+	if s.flows.Resolved > 0 {
+		fmt.Fprintf(w, " (+%d back to normal)", s.flows.Resolved)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  elapsed       %s (%.0f packets/s)\n", s.elapsed.Round(time.Millisecond), rate)
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// startProgress prints a progress line to stderr every two seconds while a
+// capture file is read, when asked or when stderr is a terminal. The
+// returned function stops it and clears the line.
+func startProgress(ctx context.Context, o *options, w io.Writer, c *capture.Counters, size int64) func() {
+	on := o.progress == "on"
+	if o.progress == "auto" && o.pcapfile != "" {
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				on = true
+			}
+		}
+	}
+	if !on || o.pcapfile == "" {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		start := time.Now()
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-tick.C:
+				pkts := c.Packets.Load()
+				line := fmt.Sprintf("%d packets, %s, %.0f packets/s", pkts, humanBytes(c.Bytes.Load()),
+					float64(pkts)/time.Since(start).Seconds())
+				if size > 0 {
+					// Record headers are not counted, so this slightly
+					// under-reports; it is a progress bar, not an audit.
+					line = fmt.Sprintf("%3.0f%%  %s", 100*float64(c.Captured.Load())/float64(size), line)
+				}
+				fmt.Fprintf(w, "\r\033[K%s", line)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
