@@ -9,15 +9,16 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/pcap"
 )
 
-// FileSource reads a classic pcap or pcapng capture through libpcap. A
-// gzip-compressed capture is decompressed on the fly through a pipe, since
-// libpcap reads only uncompressed files.
+// FileSource reads a capture through libpcap: pcapng files, and any file
+// with -file_reader libpcap. Standard input and gzip streams reach libpcap
+// through a pipe, since it reads only from file descriptors.
 type FileSource struct {
 	name    string
 	handle  *pcap.Handle
@@ -39,49 +40,96 @@ var (
 )
 
 // OpenFile opens a capture file, or standard input when path is "-", and
-// applies the BPF filter expression (empty keeps everything).
-func OpenFile(path, bpf string) (*FileSource, error) {
-	s := &FileSource{name: path}
+// applies the BPF filter expression (empty keeps everything). A classic pcap
+// stream is read by PcapReader (reader "auto" or empty); pcapng, and every
+// file with reader "libpcap", is read by libpcap. gzip-compressed input is
+// decompressed on the fly in both cases.
+func OpenFile(path, bpf, reader string) (Source, error) {
+	switch reader {
+	case "", "auto", "libpcap":
+	default:
+		return nil, fmt.Errorf("-file_reader %q: valid values are auto, libpcap", reader)
+	}
+	name := path
+	var raw io.Reader
+	var closer io.Closer
 	if path == "-" {
-		s.name = "standard input"
-		if err := s.openPiped(os.Stdin); err != nil {
-			return nil, err
-		}
+		name = "standard input"
+		raw = os.Stdin
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, fmt.Errorf("capture file: %w", err)
 		}
-		head := make([]byte, 6)
-		n, _ := io.ReadFull(f, head)
-		head = head[:n]
-		if bytes.HasPrefix(head, magicGzip) {
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("capture file %s: %w", path, err)
-			}
-			if err := s.openPiped(f); err != nil {
-				return nil, err
-			}
-		} else {
+		if st, err := f.Stat(); err == nil && st.IsDir() {
 			f.Close()
-			if err := refuseCompressed(path, head); err != nil {
-				return nil, err
-			}
-			h, err := pcap.OpenOffline(path)
-			if err != nil {
-				return nil, fmt.Errorf("capture file %s: libpcap cannot read it: %v", path, err)
-			}
-			s.handle = h
+			return nil, fmt.Errorf("capture file %s is a directory", path)
 		}
+		raw, closer = f, f
 	}
-	if bpf != "" {
-		if err := s.handle.SetBPFFilter(bpf); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("-f %q: invalid BPF filter for link type %s: %v", bpf, s.handle.LinkType(), err)
+	fail := func(err error) (Source, error) {
+		if closer != nil {
+			closer.Close()
 		}
+		return nil, err
+	}
+	br := bufio.NewReaderSize(raw, 64<<10)
+	head, _ := br.Peek(pcapHeaderLen)
+	if err := refuseCompressed(name, head); err != nil {
+		return fail(err)
+	}
+	in := br
+	compressed := bytes.HasPrefix(head, magicGzip)
+	if compressed {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fail(fmt.Errorf("capture file %s: gzip: %w", name, err))
+		}
+		in = bufio.NewReaderSize(zr, 64<<10)
+		head, _ = in.Peek(pcapHeaderLen)
+	}
+	if reader != "libpcap" && isClassicPcap(head) {
+		p, err := newPcapReader(name, in, closer, bpf)
+		if err != nil {
+			return fail(err)
+		}
+		return p, nil
+	}
+	if path != "-" && !compressed {
+		closer.Close()
+		return openLibpcapFile(path, bpf)
+	}
+	s := &FileSource{name: name}
+	if err := s.openPiped(in, closer); err != nil {
+		return nil, err
+	}
+	if err := s.setFilter(bpf); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+func openLibpcapFile(path, bpf string) (*FileSource, error) {
+	h, err := pcap.OpenOffline(path)
+	if err != nil {
+		return nil, fmt.Errorf("capture file %s: libpcap cannot read it: %v", path, err)
+	}
+	s := &FileSource{name: path, handle: h}
+	if err := s.setFilter(bpf); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *FileSource) setFilter(bpf string) error {
+	if bpf == "" {
+		return nil
+	}
+	if err := s.handle.SetBPFFilter(bpf); err != nil {
+		s.Close()
+		return fmt.Errorf("-f %q: invalid BPF filter for this capture: %v", bpf, err)
+	}
+	return nil
 }
 
 func refuseCompressed(path string, head []byte) error {
@@ -91,33 +139,20 @@ func refuseCompressed(path string, head []byte) error {
 		cmd   string
 	}{{magicZstd, "zstd", "zstd -dc"}, {magicBz2, "bzip2", "bzip2 -dc"}, {magicXz, "xz", "xz -dc"}} {
 		if bytes.HasPrefix(head, c.magic) {
-			return fmt.Errorf("capture file %s is %s-compressed, which libpcap cannot read; decompress it on the fly: %s %s | wherefore -pcapfile -", path, c.name, c.cmd, path)
+			return fmt.Errorf("capture file %s is %s-compressed, which wherefore cannot read; decompress it on the fly: %s FILE | wherefore -pcapfile -", path, c.name, c.cmd)
 		}
 	}
 	return nil
 }
 
-// openPiped feeds r to libpcap through a pipe, gunzipping it when it starts
-// with the gzip magic. libpcap needs a real file descriptor, hence the pipe.
-func (s *FileSource) openPiped(r io.ReadCloser) error {
-	br := bufio.NewReaderSize(r, 1<<20)
-	head, _ := br.Peek(6)
-	if err := refuseCompressed(s.name, head); err != nil {
-		r.Close()
-		return err
-	}
-	var in io.Reader = br
-	if bytes.HasPrefix(head, magicGzip) {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			r.Close()
-			return fmt.Errorf("capture file %s: gzip: %w", s.name, err)
-		}
-		in = zr
-	}
+// openPiped feeds in to libpcap through a pipe: libpcap reads only from a
+// file descriptor, and in is standard input or a gzip stream.
+func (s *FileSource) openPiped(in io.Reader, closer io.Closer) error {
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		r.Close()
+		if closer != nil {
+			closer.Close()
+		}
 		return fmt.Errorf("capture file %s: %w", s.name, err)
 	}
 	s.pipeRead = pr
@@ -125,14 +160,14 @@ func (s *FileSource) openPiped(r io.ReadCloser) error {
 	go func() {
 		defer close(s.feedDone)
 		_, err := io.Copy(pw, in)
-		if err != nil && !errors.Is(err, os.ErrClosed) && !errors.Is(err, io.ErrClosedPipe) {
+		if err != nil && !errors.Is(err, os.ErrClosed) && !errors.Is(err, syscall.EPIPE) {
 			s.feedMu.Lock()
 			s.feedErr = err
 			s.feedMu.Unlock()
 		}
 		pw.Close()
-		if r != os.Stdin {
-			r.Close()
+		if closer != nil {
+			closer.Close()
 		}
 	}()
 	// libpcap opens the pipe by path so that it owns, and closes, its own

@@ -54,6 +54,7 @@ type Config struct {
 	BufferSize  int           // -buffer_size, bytes; 0 keeps libpcap's default
 	BPF         string        // -f
 	Daq         string        // -daq; only "libpcap"
+	FileReader  string        // -file_reader: auto or libpcap
 }
 
 // Validate reports the first bad field, naming its flag.
@@ -82,7 +83,7 @@ func Open(c Config) (Source, error) {
 		return nil, err
 	}
 	if c.File != "" {
-		return OpenFile(c.File, c.BPF)
+		return OpenFile(c.File, c.BPF, c.FileReader)
 	}
 	return OpenLive(c)
 }

@@ -100,12 +100,13 @@ func (a *Aggregator) Records(batch []capture.Record) {
 			late++
 		}
 		k := makeKey(r.Src, r.Dst)
-		sh := shardOf(&k, n)
+		h := k.hash()
+		sh := int((h >> 40) % n) // the table uses the low bits
 		b := a.pending[sh]
 		if b == nil {
 			b = <-a.shards[sh].free
 		}
-		b = append(b, entry{k: k, wire: r.WireLen})
+		b = append(b, entry{k: k, hash: h, wire: r.WireLen})
 		if len(b) == cap(b) {
 			a.shards[sh].in <- message{entries: b}
 			b = nil

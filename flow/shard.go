@@ -12,6 +12,7 @@ import (
 // entry is one packet as a shard sees it.
 type entry struct {
 	k    key
+	hash uint64
 	wire uint32
 }
 
@@ -98,7 +99,7 @@ func (s *shard) account(entries []entry) {
 	var created, evicted uint64
 	for i := range entries {
 		e := &entries[i]
-		slot, isNew, old := t.lookup(e.k, s.cur)
+		slot, isNew, old := t.lookup(&e.k, e.hash, s.cur)
 		if old != nil {
 			evicted++
 			s.dropped(old)

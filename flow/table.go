@@ -1,21 +1,32 @@
 package flow
 
 import (
+	"encoding/binary"
 	"net/netip"
 )
 
-// key is a directional address pair in 16-byte form. It holds no pointers,
-// so a million-entry table costs the garbage collector nothing to scan.
+// key is a directional address pair, both in 16-byte form (IPv4 mapped),
+// as four words: it holds no pointers, so a million-entry table costs the
+// garbage collector nothing to scan, and compares in four instructions.
 type key struct {
-	src, dst [16]byte
+	src0, src1, dst0, dst1 uint64
 }
 
 func makeKey(src, dst netip.Addr) key {
-	return key{src: src.As16(), dst: dst.As16()}
+	s, d := src.As16(), dst.As16()
+	return key{
+		src0: binary.BigEndian.Uint64(s[0:8]), src1: binary.BigEndian.Uint64(s[8:16]),
+		dst0: binary.BigEndian.Uint64(d[0:8]), dst1: binary.BigEndian.Uint64(d[8:16]),
+	}
 }
 
 func (k key) addrs() (src, dst netip.Addr) {
-	return netip.AddrFrom16(k.src).Unmap(), netip.AddrFrom16(k.dst).Unmap()
+	var s, d [16]byte
+	binary.BigEndian.PutUint64(s[0:8], k.src0)
+	binary.BigEndian.PutUint64(s[8:16], k.src1)
+	binary.BigEndian.PutUint64(d[0:8], k.dst0)
+	binary.BigEndian.PutUint64(d[8:16], k.dst1)
+	return netip.AddrFrom16(s).Unmap(), netip.AddrFrom16(d).Unmap()
 }
 
 // String renders the key as "src->dst".
@@ -24,20 +35,16 @@ func (k key) String() string {
 	return s.String() + "->" + d.String()
 }
 
-// shardOf spreads keys over shards. The hash is fixed (not seeded) so a
-// capture file maps flows to shards the same way on every run.
-func shardOf(k *key, shards uint64) int {
-	var h uint64 = 0xcbf29ce484222325
-	for _, b := range [2]*[16]byte{&k.src, &k.dst} {
-		lo := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-		hi := uint64(b[8]) | uint64(b[9])<<8 | uint64(b[10])<<16 | uint64(b[11])<<24 |
-			uint64(b[12])<<32 | uint64(b[13])<<40 | uint64(b[14])<<48 | uint64(b[15])<<56
-		h = (h ^ lo) * 0x9e3779b97f4a7c15
-		h = (h ^ hi) * 0x9e3779b97f4a7c15
-	}
-	h ^= h >> 29
-	return int(h % shards)
+// hash mixes the key into 64 bits. It is fixed (not seeded), so a capture
+// file maps flows to shards the same way on every run; the router computes
+// it once per packet and both shard choice and table lookup use it.
+func (k *key) hash() uint64 {
+	const m = 0x9e3779b97f4a7c15
+	h := (k.src0 ^ 0xcbf29ce484222325) * m
+	h = (h ^ k.src1) * m
+	h = (h ^ k.dst0) * m
+	h = (h ^ k.dst1) * m
+	return h ^ h>>32
 }
 
 const none = -1
@@ -46,6 +53,7 @@ const none = -1
 // lives in the table's shared slab.
 type flowState struct {
 	key        key
+	hash       uint64
 	bytes      uint64 // in the open interval
 	packets    uint64
 	lastActive int64 // last interval with a packet
@@ -58,12 +66,15 @@ type flowState struct {
 	inUse      bool
 }
 
-// table holds one shard's flows: a slab of states, an index by key, a
-// recency list for eviction and expiry, and the series slab.
+// table holds one shard's flows: a slab of states, an open-addressing index
+// over the slab (linear probing on the router's hash, so no second hash is
+// computed), a recency list for eviction and expiry, and the series slab.
 type table struct {
-	index      map[key]int32
+	slots      []int32 // index: slab position, or none
+	mask       uint64
+	count      int
 	flows      []flowState
-	series     []uint64 // seriesCap values per slot, a ring per flow
+	series     []uint64 // seriesCap values per slab position, a ring per flow
 	seriesCap  int
 	free       []int32
 	head, tail int32
@@ -71,29 +82,63 @@ type table struct {
 }
 
 func newTable(maxFlows, seriesCap int) *table {
-	return &table{
-		index:     make(map[key]int32),
-		seriesCap: seriesCap,
-		head:      none,
-		tail:      none,
-		maxFlows:  maxFlows,
+	t := &table{seriesCap: seriesCap, head: none, tail: none, maxFlows: maxFlows}
+	t.resize(64)
+	return t
+}
+
+func (t *table) len() int { return t.count }
+
+func (t *table) resize(n int) {
+	t.slots = make([]int32, n)
+	for i := range t.slots {
+		t.slots[i] = none
+	}
+	t.mask = uint64(n - 1)
+	for i := range t.flows {
+		if f := &t.flows[i]; f.inUse {
+			p := f.hash & t.mask
+			for t.slots[p] != none {
+				p = (p + 1) & t.mask
+			}
+			t.slots[p] = int32(i)
+		}
 	}
 }
 
-func (t *table) len() int { return len(t.index) }
-
-// lookup returns the slot of k, creating it (and evicting the least recently
-// active flow when the table is full) when absent. evicted is the slot's
-// previous occupant when one was evicted, or none.
-func (t *table) lookup(k key, now int64) (slot int32, created bool, evicted *flowState) {
-	if s, ok := t.index[k]; ok {
-		return s, false, nil
+// find returns the index position holding k, or the empty position where
+// it would go, and whether it was found.
+func (t *table) find(k *key, h uint64) (uint64, bool) {
+	p := h & t.mask
+	for {
+		s := t.slots[p]
+		if s == none {
+			return p, false
+		}
+		if f := &t.flows[s]; f.hash == h && f.key == *k {
+			return p, true
+		}
+		p = (p + 1) & t.mask
 	}
-	var old flowState
-	if len(t.index) >= t.maxFlows && t.tail != none {
-		old = t.flows[t.tail]
+}
+
+// lookup returns the slab position of k, creating the flow (and evicting the
+// least recently active one when the table is full) when absent. evicted is
+// a copy of the evicted flow, or nil.
+func (t *table) lookup(k *key, h uint64, now int64) (slot int32, created bool, evicted *flowState) {
+	p, ok := t.find(k, h)
+	if ok {
+		return t.slots[p], false, nil
+	}
+	if t.count >= t.maxFlows && t.tail != none {
+		old := t.flows[t.tail]
 		t.remove(t.tail)
 		evicted = &old
+		p, _ = t.find(k, h) // removal may have shifted the probe sequence
+	}
+	if uint64(t.count+1)*2 > t.mask+1 {
+		t.resize(int(t.mask+1) * 2)
+		p, _ = t.find(k, h)
 	}
 	if n := len(t.free); n > 0 {
 		slot = t.free[n-1]
@@ -103,16 +148,41 @@ func (t *table) lookup(k key, now int64) (slot int32, created bool, evicted *flo
 		t.flows = append(t.flows, flowState{})
 		t.series = append(t.series, make([]uint64, t.seriesCap)...)
 	}
-	t.flows[slot] = flowState{key: k, lastActive: now, lastClosed: now - 1, prev: none, next: none, inUse: true}
-	t.index[k] = slot
+	t.flows[slot] = flowState{key: *k, hash: h, lastActive: now, lastClosed: now - 1, prev: none, next: none, inUse: true}
+	t.slots[p] = slot
+	t.count++
 	t.pushFront(slot)
 	return slot, true, evicted
 }
 
+// remove deletes the flow at slab position slot, closing the gap in the
+// probe sequence by shifting later entries back (no tombstones, so lookups
+// never slow down as flows come and go).
 func (t *table) remove(slot int32) {
 	f := &t.flows[slot]
+	i, _ := t.find(&f.key, f.hash)
+	j := i
+	for {
+		j = (j + 1) & t.mask
+		s := t.slots[j]
+		if s == none {
+			break
+		}
+		home := t.flows[s].hash & t.mask
+		// The entry at j stays if its home lies cyclically in (i, j].
+		if i <= j {
+			if i < home && home <= j {
+				continue
+			}
+		} else if i < home || home <= j {
+			continue
+		}
+		t.slots[i] = s
+		i = j
+	}
+	t.slots[i] = none
+	t.count--
 	t.unlink(slot)
-	delete(t.index, f.key)
 	*f = flowState{prev: none, next: none}
 	t.free = append(t.free, slot)
 }
