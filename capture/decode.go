@@ -122,6 +122,10 @@ func NewDecoder(lt int) *Decoder {
 	return d
 }
 
+// maxWireLen bounds a believable original packet length: GSO/GRO and BIG TCP
+// aggregates reach hundreds of kilobytes, never megabytes.
+const maxWireLen = 4 << 20
+
 // Link types libpcap reports that gopacket has no constant for. Link types
 // are plain ints here because gopacket's LinkType is a byte and cannot hold
 // LINKTYPE_LINUX_SLL2 (276).
@@ -184,6 +188,12 @@ func (d *Decoder) Decode(ci gopacket.CaptureInfo, data []byte, r *Record) bool {
 		return false
 	}
 
+	if ci.Length > maxWireLen || (ci.Length != 0 && ci.Length < ci.CaptureLength) {
+		// A corrupt or hostile record header; its length would otherwise
+		// be accounted as gigabytes on the wire.
+		d.Skipped[SkipMalformed]++
+		return false
+	}
 	err := p.DecodeLayers(data, &d.decoded)
 	*r = Record{TS: ci.Timestamp.UnixNano(), WireLen: uint32(ci.Length)}
 	if ci.Length == 0 {

@@ -88,7 +88,7 @@ func OpenFile(path, bpf, reader string) (Source, error) {
 		in = bufio.NewReaderSize(zr, 64<<10)
 		head, _ = in.Peek(pcapHeaderLen)
 	}
-	if reader != "libpcap" && isClassicPcap(head) {
+	if reader != "libpcap" && isClassicPcap(head) && goFilterable(head, bpf) {
 		p, err := newPcapReader(name, in, closer, bpf)
 		if err != nil {
 			return fail(err)
@@ -97,7 +97,11 @@ func OpenFile(path, bpf, reader string) (Source, error) {
 	}
 	if path != "-" && !compressed {
 		closer.Close()
-		return openLibpcapFile(path, bpf)
+		s, err := openLibpcapFile(path, bpf)
+		if err != nil {
+			return nil, err // not a typed nil inside the interface
+		}
+		return s, nil
 	}
 	s := &FileSource{name: name}
 	if err := s.openPiped(in, closer); err != nil {

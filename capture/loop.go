@@ -22,7 +22,7 @@ type Sink interface {
 // and may be read from any goroutine.
 type Counters struct {
 	Packets  atomic.Uint64 // packets read from the source
-	Bytes    atomic.Uint64 // their wire bytes
+	Bytes    atomic.Uint64 // wire bytes of the packets accounted to flows
 	Captured atomic.Uint64 // bytes as stored (record headers excluded), for file progress
 	Skipped  [numSkipReasons]atomic.Uint64
 }
@@ -110,11 +110,6 @@ func (r *Reader) Run(ctx context.Context) error {
 			return err
 		}
 		packets++
-		wire := uint64(ci.Length)
-		if wire == 0 {
-			wire = uint64(ci.CaptureLength)
-		}
-		bytes += wire
 		captured += uint64(ci.CaptureLength)
 		batch = batch[:len(batch)+1]
 		rec := &batch[len(batch)-1]
@@ -122,6 +117,7 @@ func (r *Reader) Run(ctx context.Context) error {
 			batch = batch[:len(batch)-1]
 			continue
 		}
+		bytes += uint64(rec.WireLen)
 		if r.Tap != nil {
 			r.Tap(ci, data, rec)
 		}

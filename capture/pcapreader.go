@@ -68,6 +68,26 @@ func isClassicPcap(head []byte) bool {
 	return order.Uint16(head[4:6]) == 2
 }
 
+// goFilterable reports whether PcapReader can apply the BPF expression to
+// the file whose header is head. Filters are compiled for a dead libpcap
+// handle, which cannot know two things only the file tells libpcap: a link
+// type above 255 (gopacket passes it as a byte) and the byte order of a BSD
+// loopback header. Such files are filtered by libpcap itself.
+func goFilterable(head []byte, bpfExpr string) bool {
+	if bpfExpr == "" {
+		return true
+	}
+	var lt uint32
+	switch binary.LittleEndian.Uint32(head[0:4]) {
+	case magicMicro, magicNano:
+		lt = binary.LittleEndian.Uint32(head[20:24])
+	default:
+		lt = binary.BigEndian.Uint32(head[20:24])
+	}
+	lt &= 0x0fffffff
+	return lt <= 255 && lt != uint32(layers.LinkTypeNull) && lt != uint32(layers.LinkTypeLoop)
+}
+
 // newPcapReader reads a classic pcap stream from r, which must start with
 // the file header (isClassicPcap). closer, if not nil, is closed by Close.
 func newPcapReader(name string, r io.Reader, closer io.Closer, bpfExpr string) (*PcapReader, error) {
@@ -103,10 +123,6 @@ func newPcapReader(name string, r io.Reader, closer io.Closer, bpfExpr string) (
 // setFilter compiles the expression with libpcap and runs it in Go's BPF
 // machine, avoiding a cgo call per packet.
 func (p *PcapReader) setFilter(expr string) error {
-	if p.linkType > 255 {
-		// gopacket's BPF compiler takes the link type as a byte.
-		return fmt.Errorf("-f %q: BPF filters on link type %d need -file_reader libpcap", expr, p.linkType)
-	}
 	snap := p.snaplen
 	if snap <= 0 || snap > maxRecordLen {
 		snap = maxRecordLen
@@ -188,7 +204,9 @@ func (p *PcapReader) next() ([]byte, gopacket.CaptureInfo, error) {
 	}
 	h := p.buf[p.lo : p.lo+pcapRecordLen]
 	sec := int64(p.order.Uint32(h[0:4]))
-	frac := int64(p.order.Uint32(h[4:8]))
+	// libpcap reads the fraction as a signed 32-bit value; so do we, so
+	// both readers give corrupt timestamps the same meaning.
+	frac := int64(int32(p.order.Uint32(h[4:8])))
 	caplen := int(p.order.Uint32(h[8:12]))
 	wire := int(p.order.Uint32(h[12:16]))
 	if caplen > maxRecordLen {
