@@ -48,9 +48,9 @@ func corpusFiles(t testing.TB, set string) []string {
 // readAll reads and decodes every packet of a source, as the daemon does.
 type readResult struct {
 	packets, wireBytes, decoded uint64
-	recordSum               uint64 // order-sensitive digest of the decoded records
-	skipped                 SkipCounts
-	err                     error
+	recordSum                   uint64 // order-sensitive digest of the decoded records
+	skipped                     SkipCounts
+	err                         error
 }
 
 func readAll(src Source) readResult {
