@@ -28,6 +28,7 @@ type options struct {
 	snaplen    int
 	wireTO     time.Duration
 	daq        string
+	fileReader string
 	promisc    bool
 	bufferSize int
 
@@ -69,8 +70,9 @@ type options struct {
 	// Slack (Wherefore's flags; delivery is configured in notify.go).
 	slackURL, slackChannel, slackEmoji, slackIcon string
 
-	progress string
-	version  bool
+	progress   string
+	cpuProfile string
+	version    bool
 }
 
 // boundFlag is a float flag whose zero state is "unset" (anomaly.NA), so
@@ -122,6 +124,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.snaplen, "s", 65536, "snapshot length in `bytes` (bytes on the wire are counted in full whatever the snaplen)")
 	fs.DurationVar(&o.wireTO, "w", 3*time.Second, "read timeout for the live capture; also how often a quiet capture advances the clock")
 	fs.StringVar(&o.daq, "daq", "libpcap", "data acquisition: only \"libpcap\"")
+	fs.StringVar(&o.fileReader, "file_reader", "auto", "how -pcapfile is read: auto (classic pcap files are memory-mapped and parsed in Go; pcapng, gzip and stdin go through libpcap) or libpcap (always)")
 	fs.BoolVar(&o.promisc, "promisc", true, "put the interface in promiscuous mode")
 	fs.IntVar(&o.bufferSize, "buffer_size", 16<<20, "kernel capture buffer in `bytes` (0: libpcap's default); larger buffers drop fewer packets in bursts")
 
@@ -167,6 +170,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.slackIcon, "slack_icon", "", "Slack icon URL, used when -slack_emoji is empty")
 
 	fs.StringVar(&o.progress, "progress", "auto", "progress on standard error while reading a file: auto (when it is a terminal), on, off")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this `file` (for performance reports)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 
 	fs.Usage = func() {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -113,7 +114,7 @@ func runPipeline(o *options, stdout, stderr io.Writer) int {
 
 	ccfg := capture.Config{
 		Interface: o.iface, File: o.pcapfile, Snaplen: o.snaplen, ReadTimeout: o.wireTO,
-		Promisc: o.promisc, BufferSize: o.bufferSize, BPF: o.bpf, Daq: o.daq,
+		Promisc: o.promisc, BufferSize: o.bufferSize, BPF: o.bpf, Daq: o.daq, FileReader: o.fileReader,
 	}
 	src, err := capture.Open(ccfg)
 	if err != nil {
@@ -176,6 +177,19 @@ func runPipeline(o *options, stdout, stderr io.Writer) int {
 		"methods":  strings.Join(acfg.Methods, ","),
 	}).Info("wherefore started")
 
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fail(fmt.Errorf("-cpuprofile: %w", err))
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(fmt.Errorf("-cpuprofile: %w", err))
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	start := time.Now()
 	progressDone := startProgress(ctx, o, stderr, counters, fileSize(o.pcapfile))
 	readErr := reader.Run(ctx)
