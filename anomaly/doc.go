@@ -1,0 +1,24 @@
+// Package anomaly scores a flow's series of per-interval byte counts.
+//
+// The Anomalyzer detector reimplements the statistical tests of the public
+// lytics/anomalyzer library (magnitude, fence, highrank, lowrank, diff, cdf,
+// ks) and their combination, Eval, exactly as shared/ANOMALYZER-SPEC.md
+// describes them, so that tuned configurations keep their meaning.
+//
+// Every test returns a probability-like value in [0, 1], or NA when the series
+// is too short for it. Where an exact answer is cheap it is computed exactly,
+// otherwise by Monte Carlo with the injected *rand.Rand:
+//
+//   - magnitude, fence, cdf: closed form, always exact.
+//   - highrank, lowrank: always exact, by counting the a-subsets of the ranks
+//     whose sum is below (above) the observed one (dynamic programming over rank
+//     sums; a closed form for ActiveSize 1). PermCount is not used.
+//   - diff: exact enumeration of all n! orders when the series has at most 8
+//     points, PermCount random shuffles otherwise.
+//   - ks: exact enumeration of every way to fill the active and reference
+//     windows when there are at most 20000 of them, PermCount random shuffles
+//     otherwise.
+//
+// Scoring runs for every active flow every interval, so Anomalyzer.Score does
+// not allocate once its scratch buffers have grown to the longest series seen.
+package anomaly
