@@ -138,8 +138,8 @@ func runPipeline(o *options, stdout, stderr io.Writer) int {
 		ResolveAfter: o.resolveAfter,
 		Filter:       filter,
 		Host:         o.host,
-		NewDetector: func(shard int) anomaly.Detector {
-			rng := rand.New(rand.NewPCG(o.seed, uint64(shard)))
+		Seed:         o.seed,
+		NewDetector: func(rng *rand.Rand) anomaly.Detector {
 			d, err := anomaly.NewAnomalyzer(acfg, rng)
 			if err != nil {
 				panic(err) // validated above

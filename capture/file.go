@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/pcap"
+	"golang.org/x/sys/unix"
 )
 
 // FileSource reads a capture through libpcap: pcapng files, and any file
@@ -27,6 +28,8 @@ type FileSource struct {
 
 	// Set when the capture is fed to libpcap through a pipe (stdin, gzip).
 	pipeRead *os.File
+	stdin    *os.File
+	closer   io.Closer
 	feedDone chan struct{}
 	feedErr  error
 	feedMu   sync.Mutex
@@ -53,9 +56,14 @@ func OpenFile(path, bpf, reader string) (Source, error) {
 	name := path
 	var raw io.Reader
 	var closer io.Closer
+	var stdin *os.File
 	if path == "-" {
 		name = "standard input"
-		raw = os.Stdin
+		f, err := pollableStdin()
+		if err != nil {
+			return nil, fmt.Errorf("standard input: %w", err)
+		}
+		stdin, raw, closer = f, f, f
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
@@ -93,6 +101,7 @@ func OpenFile(path, bpf, reader string) (Source, error) {
 		if err != nil {
 			return fail(err)
 		}
+		p.stdin = stdin
 		return p, nil
 	}
 	if path != "-" && !compressed {
@@ -103,7 +112,7 @@ func OpenFile(path, bpf, reader string) (Source, error) {
 		}
 		return s, nil
 	}
-	s := &FileSource{name: name}
+	s := &FileSource{name: name, stdin: stdin}
 	if err := s.openPiped(in, closer); err != nil {
 		return nil, err
 	}
@@ -160,19 +169,17 @@ func (s *FileSource) openPiped(in io.Reader, closer io.Closer) error {
 		return fmt.Errorf("capture file %s: %w", s.name, err)
 	}
 	s.pipeRead = pr
+	s.closer = closer
 	s.feedDone = make(chan struct{})
 	go func() {
 		defer close(s.feedDone)
 		_, err := io.Copy(pw, in)
-		if err != nil && !errors.Is(err, os.ErrClosed) && !errors.Is(err, syscall.EPIPE) {
+		if err != nil && !errors.Is(err, os.ErrClosed) && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, os.ErrDeadlineExceeded) {
 			s.feedMu.Lock()
 			s.feedErr = err
 			s.feedMu.Unlock()
 		}
 		pw.Close()
-		if closer != nil {
-			closer.Close()
-		}
 	}()
 	// libpcap opens the pipe by path so that it owns, and closes, its own
 	// descriptor; handing it ours would let pcap_close and os.File both close it.
@@ -243,6 +250,29 @@ func (s *FileSource) Stats() (KernelStats, bool) { return KernelStats{}, false }
 // Describe names the file.
 func (s *FileSource) Describe() string { return "file " + s.name }
 
+// Interrupt unblocks a read waiting on standard input, so a signal can stop
+// `tcpdump -w - | wherefore -pcapfile -` while the pipe is open but quiet.
+func (s *FileSource) Interrupt() {
+	if s.stdin != nil {
+		_ = s.stdin.SetReadDeadline(time.Now())
+	}
+}
+
+// pollableStdin returns standard input registered with Go's poller (a
+// non-blocking duplicate descriptor), so that a read deadline can interrupt
+// a read that waits for data.
+func pollableStdin() (*os.File, error) {
+	fd, err := unix.Dup(0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "stdin"), nil
+}
+
 // Close releases libpcap and stops the pipe feeder, if any.
 func (s *FileSource) Close() error {
 	if s.handle != nil {
@@ -253,6 +283,10 @@ func (s *FileSource) Close() error {
 		s.pipeRead.Close()
 		<-s.feedDone
 		s.pipeRead = nil
+	}
+	if s.closer != nil {
+		s.closer.Close()
+		s.closer = nil
 	}
 	return nil
 }

@@ -64,6 +64,12 @@ func (r *Reader) Run(ctx context.Context) error {
 	if now == nil {
 		now = time.Now
 	}
+	// A read blocked on a quiet pipe would never see ctx; sources that can
+	// be interrupted are, so a signal always stops the loop.
+	if in, ok := r.Source.(interface{ Interrupt() }); ok {
+		stop := context.AfterFunc(ctx, in.Interrupt)
+		defer stop()
+	}
 	dec := NewDecoder(r.Source.LinkType())
 	batch := make([]Record, 0, size)
 	// A batch is handed on when full or when it spans maxBatchSpan of packet
@@ -104,7 +110,8 @@ func (r *Reader) Run(ctx context.Context) error {
 				}
 				continue
 			}
-			if err == io.EOF {
+			if err == io.EOF || ctx.Err() != nil {
+				// After a signal, a read cut short is the expected end.
 				return nil
 			}
 			return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/google/gopacket"
@@ -22,6 +23,7 @@ type PcapReader struct {
 	name     string
 	r        io.Reader
 	closer   io.Closer
+	stdin    *os.File // set when reading standard input
 	buf      []byte
 	lo, hi   int
 	eof      bool
@@ -261,6 +263,13 @@ func (p *PcapReader) Stats() (KernelStats, bool) { return KernelStats{}, false }
 
 // Describe names the file.
 func (p *PcapReader) Describe() string { return "file " + p.name }
+
+// Interrupt unblocks a read waiting on standard input.
+func (p *PcapReader) Interrupt() {
+	if p.stdin != nil {
+		_ = p.stdin.SetReadDeadline(time.Now())
+	}
+}
 
 // Close closes the underlying file.
 func (p *PcapReader) Close() error {

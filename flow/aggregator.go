@@ -51,8 +51,8 @@ func New(cfg Config, emit func([]*alert.Alert)) (*Aggregator, error) {
 		emit:     emit,
 	}
 	a.pending = make([][]entry, cfg.Shards)
-	for i := range cfg.Shards {
-		s := newShard(&a.cfg, i, a.results, batchesPerShd, batchSize)
+	for range cfg.Shards {
+		s := newShard(&a.cfg, a.results, batchesPerShd, batchSize)
 		a.shards = append(a.shards, s)
 		a.wg.Add(1)
 		go func() {

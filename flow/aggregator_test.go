@@ -55,7 +55,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 		MaxFlows:    1000,
 		Threshold:   0.6,
 		Host:        "test-host",
-		NewDetector: func(int) anomaly.Detector {
+		NewDetector: func(*rand.Rand) anomaly.Detector {
 			return seriesRecorder{mu: &h.mu, seen: &h.seen, alertAt: 1e6}
 		},
 		Baseline: func(s []float64) float64 { return float64(len(s)) },
@@ -322,7 +322,7 @@ func TestFilter(t *testing.T) {
 
 func TestConfigValidateNamesFlags(t *testing.T) {
 	base := Config{Interval: time.Second, SeriesCap: 10, IdleTimeout: time.Minute, MaxFlows: 100, Threshold: 0.6,
-		NewDetector: func(int) anomaly.Detector { return nil }, Baseline: func([]float64) float64 { return 0 }}
+		NewDetector: func(*rand.Rand) anomaly.Detector { return nil }, Baseline: func([]float64) float64 { return 0 }}
 	for _, tc := range []struct {
 		flag   string
 		mutate func(*Config)

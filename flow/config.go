@@ -6,6 +6,7 @@ package flow
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"time"
 
@@ -43,7 +44,12 @@ type Config struct {
 	// Host names this machine in alerts.
 	Host string
 	// NewDetector returns a detector for one shard; each shard owns its own.
-	NewDetector func(shard int) anomaly.Detector
+	// rng is the shard's random source, which the shard reseeds from Seed,
+	// the flow and the interval before every score, so Monte Carlo tests
+	// give the same answer whatever the shard count or scoring order.
+	NewDetector func(rng *rand.Rand) anomaly.Detector
+	// Seed seeds the detectors' random numbers (-seed).
+	Seed uint64
 	// Baseline returns the value a series' newest interval was compared
 	// with (the mean of the reference window), for the alert text.
 	Baseline func(series []float64) float64

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"math"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,7 @@ type shard struct {
 	cfg     *Config
 	tab     *table
 	det     anomaly.Detector
+	pcg     *rand.PCG
 	scores  anomaly.TestScores
 	scratch []float64
 	cur     int64
@@ -62,11 +64,13 @@ type shard struct {
 	counters        shardCounters
 }
 
-func newShard(cfg *Config, id int, out chan<- result, batches, batchSize int) *shard {
+func newShard(cfg *Config, out chan<- result, batches, batchSize int) *shard {
+	pcg := rand.NewPCG(cfg.Seed, 0)
 	s := &shard{
 		cfg:     cfg,
 		tab:     newTable((cfg.MaxFlows+cfg.Shards-1)/cfg.Shards, cfg.SeriesCap),
-		det:     cfg.NewDetector(id),
+		det:     cfg.NewDetector(rand.New(pcg)),
+		pcg:     pcg,
 		scratch: make([]float64, 0, cfg.SeriesCap),
 		in:      make(chan message, batches+2),
 		free:    make(chan []entry, batches),
@@ -153,6 +157,7 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 			evaluated++
 			series := t.seriesInto(slot, s.scratch)
 			s.scores.Reset()
+			s.pcg.Seed(s.cfg.Seed^f.hash, uint64(idx))
 			p := s.det.Score(series, &s.scores)
 			if p >= s.cfg.Threshold && !math.IsNaN(p) {
 				alerts = append(alerts, s.build(f, idx, series, p, false))
