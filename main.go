@@ -70,6 +70,8 @@ type options struct {
 	// Slack (Wherefore's flags; delivery is configured in notify.go).
 	slackURL, slackChannel, slackEmoji, slackIcon string
 
+	notify notifyOptions
+
 	progress   string
 	cpuProfile string
 	version    bool
@@ -169,6 +171,8 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.slackEmoji, "slack_emoji", ":warning:", "Slack icon emoji")
 	fs.StringVar(&o.slackIcon, "slack_icon", "", "Slack icon URL, used when -slack_emoji is empty")
 
+	registerNotifyFlags(fs, &o.notify)
+
 	fs.StringVar(&o.progress, "progress", "auto", "progress on standard error while reading a file: auto (when it is a terminal), on, off")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this `file` (for performance reports)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
@@ -212,5 +216,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "wherefore", version)
 		return 0
 	}
-	return runPipeline(&o, stdout, stderr)
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	return runPipeline(&o, explicit, stdout, stderr)
 }

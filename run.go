@@ -7,9 +7,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -83,7 +83,7 @@ func validate(o *options) error {
 
 // runPipeline wires capture -> flow -> alert and runs until the capture ends
 // or a signal arrives.
-func runPipeline(o *options, stdout, stderr io.Writer) int {
+func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer) int {
 	log, err := newLogger(o.logLevel, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "wherefore:", err)
@@ -105,12 +105,40 @@ func runPipeline(o *options, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	fileMode := o.pcapfile != ""
-
-	out, err := openAlertOutput(o, stdout, fileMode)
+	remote, err := remoteNotifiers(o, explicit)
 	if err != nil {
 		return fail(err)
 	}
-	defer out.Close()
+	if o.notify.testAlert {
+		return runTestAlert(o, stdout, remote)
+	}
+	record, err := alertRecord(o, stdout, fileMode)
+	if err != nil {
+		return fail(err)
+	}
+	// Undelivered alerts wait on disk for the next start. An analyst reading
+	// a file gets a spool only when asking for a log directory.
+	spoolDir := ""
+	if !fileMode || explicit["l"] || explicit["log_dir"] {
+		spoolDir = filepath.Join(o.logDir, "alert_spool")
+	}
+	dispatcher, err := newDispatcher(o, log, record, remote, spoolDir, nil)
+	if err != nil {
+		return fail(err)
+	}
+	dispatcherClosed := false
+	closeDispatcher := func() {
+		if dispatcherClosed {
+			return
+		}
+		dispatcherClosed = true
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := dispatcher.Close(ctx); err != nil {
+			log.WithError(err).Warn("alert delivery did not finish; what is left is spooled for the next start")
+		}
+	}
+	defer closeDispatcher()
 
 	ccfg := capture.Config{
 		Interface: o.iface, File: o.pcapfile, Snaplen: o.snaplen, ReadTimeout: o.wireTO,
@@ -125,8 +153,6 @@ func runPipeline(o *options, stdout, stderr io.Writer) int {
 		log.WithField("link_type", src.LinkType()).Warn("link type not supported: its packets are counted as skipped (supported: Ethernet, 802.1Q, Linux SLL/SLL2, raw IP, BSD loopback)")
 	}
 
-	var alertMu sync.Mutex
-	var alertCount int
 	fcfg := flow.Config{
 		Interval:     o.interval,
 		SeriesCap:    o.gvCap,
@@ -149,15 +175,8 @@ func runPipeline(o *options, stdout, stderr io.Writer) int {
 		Baseline: func(series []float64) float64 { return anomaly.ReferenceMean(series, acfg) },
 	}
 	agg, err := flow.New(fcfg, func(alerts []*alert.Alert) {
-		alertMu.Lock()
-		defer alertMu.Unlock()
 		for _, a := range alerts {
-			if !a.Resolved {
-				alertCount++
-			}
-			if err := out.Notify(a); err != nil {
-				log.WithError(err).Error("cannot write alert record")
-			}
+			dispatcher.Submit(a)
 		}
 	})
 	if err != nil {
@@ -195,21 +214,16 @@ func runPipeline(o *options, stdout, stderr io.Writer) int {
 	readErr := reader.Run(ctx)
 	progressDone()
 	agg.Close()
+	closeDispatcher()
 	elapsed := time.Since(start)
-	if err := out.Close(); err != nil {
-		log.WithError(err).Error("cannot close alert record")
-	}
 
 	if ks, ok := src.Stats(); ok {
 		log.WithFields(logrus.Fields{"received": ks.Received, "dropped": ks.Dropped, "if_dropped": ks.InterfaceDropped}).Info("kernel capture counters")
 	}
-	alertMu.Lock()
-	n := alertCount
-	alertMu.Unlock()
 	if fileMode || readErr != nil {
 		printSummary(stderr, summary{
 			source: src.Describe(), counters: counters, flows: agg.Stats(),
-			alerts: n, elapsed: elapsed, err: readErr,
+			delivery: dispatcher.Stats(), elapsed: elapsed, err: readErr,
 		})
 	}
 	if readErr != nil {

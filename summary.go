@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wherefore/wherefore/alert"
 	"github.com/wherefore/wherefore/capture"
 	"github.com/wherefore/wherefore/flow"
 )
@@ -16,7 +17,7 @@ type summary struct {
 	source   string
 	counters *capture.Counters
 	flows    flow.Stats
-	alerts   int
+	delivery alert.Stats
 	elapsed  time.Duration
 	err      error
 }
@@ -59,11 +60,12 @@ func printSummary(w io.Writer, s summary) {
 	if s.flows.Late > 0 {
 		fmt.Fprintf(w, "  late packets  %d (older than the open interval; counted in it)\n", s.flows.Late)
 	}
-	fmt.Fprintf(w, "  alerts        %d", s.alerts)
+	fmt.Fprintf(w, "  alerts        %d", s.flows.Alerts)
 	if s.flows.Resolved > 0 {
 		fmt.Fprintf(w, " (+%d back to normal)", s.flows.Resolved)
 	}
 	fmt.Fprintln(w)
+	printDelivery(w, s.delivery)
 	fmt.Fprintf(w, "  elapsed       %s (%.0f packets/s)\n", s.elapsed.Round(time.Millisecond), rate)
 }
 
@@ -124,5 +126,20 @@ func startProgress(ctx context.Context, o *options, w io.Writer, c *capture.Coun
 	return func() {
 		cancel()
 		wg.Wait()
+	}
+}
+
+// printDelivery reports what reached each remote notifier, when any is
+// configured: an analyst replaying a capture into Slack sees what went out.
+func printDelivery(w io.Writer, d alert.Stats) {
+	for _, n := range d.Notifiers {
+		if !n.Remote {
+			continue
+		}
+		fmt.Fprintf(w, "  %-13s %d delivered, %d failed, %d retried, %d held back, %d spooled\n",
+			n.Name, n.Delivered, n.Failed, n.Retried, n.Suppressed, n.Spooled)
+	}
+	if d.Overflow > 0 {
+		fmt.Fprintf(w, "  queue full    %d times (those alerts were still recorded)\n", d.Overflow)
 	}
 }

@@ -1,5 +1,8 @@
 // Package alert defines the Alert record wherefore raises for an unusual
-// flow, the Notifier interface integrations implement, and the notifiers.
+// flow, the Notifier interface integrations implement, the notifiers (log,
+// JSON lines, Slack, PagerDuty, webhook, OpsGenie) and the Dispatcher that
+// queues, rate-limits, retries and spools alerts so that capture never
+// waits on the network and no alert is silently lost.
 package alert
 
 import (
@@ -40,12 +43,43 @@ type Alert struct {
 	Test bool `json:"test,omitempty"`
 	// Archive lists the files that hold the flow's packets, when archiving is on.
 	Archive []string `json:"archive,omitempty"`
+	// Resolved marks the "back to normal" notice for a flow that alerted:
+	// the flow has been normal for the configured number of intervals, and
+	// Time, IntervalStart, Bytes and Series describe the interval in which
+	// it counted as normal again.
+	Resolved bool `json:"resolved,omitempty"`
+	// SrcName and DstName are reverse DNS names of Src and Dst, filled by
+	// the Dispatcher when lookups are enabled and a name was found.
+	SrcName string `json:"src_name,omitempty"`
+	DstName string `json:"dst_name,omitempty"`
+	// Suppressed is set only on the rate-limit summary the Dispatcher sends
+	// to remote notifiers: how many firing alerts the rate limit held back
+	// between IntervalStart and Time. Such a summary is never a flow alert.
+	Suppressed int `json:"suppressed,omitempty"`
+	// SuppressedKeys lists some of the flows behind Suppressed (at most
+	// ten), so the reader knows where to look.
+	SuppressedKeys []string `json:"suppressed_keys,omitempty"`
 }
+
+// IsSummary reports whether a is a rate-limit summary rather than a flow
+// alert.
+func (a *Alert) IsSummary() bool { return a.Suppressed > 0 }
 
 // Notifier delivers alerts to one destination. Notify reports whether trying
 // again could help (a timeout or a 5xx can; a rejected request cannot), so
 // retry policy lives once, in the dispatcher, not in every integration.
+//
+// Notify must not modify a: the Dispatcher hands the same value to every
+// notifier.
 type Notifier interface {
 	Name() string
 	Notify(ctx context.Context, a *Alert) (retry bool, err error)
+}
+
+// ResolvedSender is implemented by notifiers that may not want resolved
+// alerts ("back to normal"); the Dispatcher does not hand them resolved
+// alerts when SendResolved returns false. Notifiers without the method
+// receive them.
+type ResolvedSender interface {
+	SendResolved() bool
 }

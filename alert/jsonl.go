@@ -1,0 +1,153 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"syscall"
+
+	"gopkg.in/natefinch/lumberjack.v2"
+)
+
+// JSONL writes each alert as one compact JSON object per line, with exactly
+// the Alert's field names: the local, durable record of every alert, which
+// `jq` and log shippers read. Each line is written with a single Write, so
+// lines from concurrent writers never interleave.
+type JSONL struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closer io.Closer // set when the JSONL owns its writer
+	buf    bytes.Buffer
+	closed bool
+}
+
+// NewJSONL returns a JSONL notifier writing to w (for instance os.Stdout in
+// -pcapfile mode). The caller keeps ownership of w: Close does not close it.
+func NewJSONL(w io.Writer) *JSONL {
+	return &JSONL{w: w}
+}
+
+// JSONLFileConfig configures the rotated JSON-lines file of live mode.
+type JSONLFileConfig struct {
+	// Path of the file, typically <-l dir>/wherefore_anomalies.log. Its
+	// directory is created when missing.
+	Path string
+	// MaxSizeMB rotates the file when it would grow past this many
+	// megabytes (0: lumberjack's default, 100).
+	MaxSizeMB int
+	// MaxBackups is how many rotated files to keep (0: all).
+	MaxBackups int
+	// MaxAgeDays removes rotated files older than this (0: never).
+	MaxAgeDays int
+	// Compress gzips rotated files.
+	Compress bool
+}
+
+// Validate reports the first invalid field.
+func (c JSONLFileConfig) Validate() error {
+	switch {
+	case c.Path == "":
+		return errors.New("alert: JSONLFileConfig.Path: empty file name")
+	case c.MaxSizeMB < 0:
+		return fmt.Errorf("alert: JSONLFileConfig.MaxSizeMB: %d is negative", c.MaxSizeMB)
+	case c.MaxBackups < 0:
+		return fmt.Errorf("alert: JSONLFileConfig.MaxBackups: %d is negative", c.MaxBackups)
+	case c.MaxAgeDays < 0:
+		return fmt.Errorf("alert: JSONLFileConfig.MaxAgeDays: %d is negative", c.MaxAgeDays)
+	}
+	return nil
+}
+
+// NewJSONLFile returns a JSONL notifier writing to a size-rotated file
+// (lumberjack); Close closes it. The file is opened on the first alert.
+func NewJSONLFile(cfg JSONLFileConfig) (*JSONL, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lj := &lumberjack.Logger{
+		Filename:   cfg.Path,
+		MaxSize:    cfg.MaxSizeMB,
+		MaxBackups: cfg.MaxBackups,
+		MaxAge:     cfg.MaxAgeDays,
+		Compress:   cfg.Compress,
+	}
+	return &JSONL{w: lj, closer: lj}, nil
+}
+
+// Name returns "jsonl".
+func (*JSONL) Name() string { return "jsonl" }
+
+// Notify appends a as one line. A failed write cannot be helped by the
+// dispatcher's retries, so retry is always false.
+func (j *JSONL) Notify(_ context.Context, a *Alert) (bool, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return false, errors.New("jsonl: write after Close")
+	}
+	j.buf.Reset()
+	if err := encodeJSON(&j.buf, a); err != nil {
+		return false, fmt.Errorf("jsonl: encoding alert %s: %w", a.Key, err)
+	}
+	if _, err := j.w.Write(j.buf.Bytes()); err != nil {
+		return false, fmt.Errorf("jsonl: %w", err)
+	}
+	return false, nil
+}
+
+// Flush pushes written lines to stable storage when the writer can: it
+// calls Flush or Sync on it if it has one (bufio.Writer, *os.File).
+func (j *JSONL) Flush() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return nil
+	}
+	return flushWriter(j.w)
+}
+
+func flushWriter(w io.Writer) error {
+	switch f := w.(type) {
+	case interface{ Flush() error }:
+		return f.Flush()
+	case interface{ Sync() error }:
+		if err := f.Sync(); err != nil && !isUnsyncable(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close flushes, and closes the file when the JSONL owns it. It is
+// idempotent; later Notify calls fail.
+func (j *JSONL) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return nil
+	}
+	j.closed = true
+	err := flushWriter(j.w)
+	if j.closer != nil {
+		err = errors.Join(err, j.closer.Close())
+	}
+	return err
+}
+
+// encodeJSON writes v as compact JSON and a newline. HTML escaping is off
+// so that flow keys read "10.0.0.5->203.0.113.9", not "-\u003e".
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// isUnsyncable reports whether a Sync error only says the file (a pipe, a
+// terminal: stdout in -pcapfile mode) cannot be synced, which is no failure.
+func isUnsyncable(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.ENOTTY)
+}

@@ -1,0 +1,221 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// DefaultOpsGenieURL is the OpsGenie API (EU accounts use
+// https://api.eu.opsgenie.com).
+const DefaultOpsGenieURL = "https://api.opsgenie.com"
+
+// OpsGenieConfig configures the OpsGenie notifier (Alert API v2 over plain
+// HTTPS: two calls do not earn an SDK's weight).
+type OpsGenieConfig struct {
+	// APIKey is an API integration key: -opsgenie_api_key, or
+	// WHEREFORE_OPSGENIE_API_KEY, or the file named by
+	// -opsgenie_api_key_file. A secret.
+	APIKey string
+	// URL of the API (-opsgenie_url, default DefaultOpsGenieURL).
+	URL string
+}
+
+// Enabled reports whether OpsGenie is configured at all.
+func (c OpsGenieConfig) Enabled() bool { return c.APIKey != "" }
+
+// Validate reports the first invalid field, by flag name.
+func (c OpsGenieConfig) Validate() error {
+	if c.APIKey == "" {
+		return fmt.Errorf("alert: -opsgenie_api_key: empty key")
+	}
+	if strings.ContainsAny(c.APIKey, " \t\r\n") {
+		return fmt.Errorf("alert: -opsgenie_api_key: contains white space")
+	}
+	_, err := checkURL("-opsgenie_url", c.url(), false)
+	return err
+}
+
+func (c OpsGenieConfig) url() string {
+	if c.URL == "" {
+		return DefaultOpsGenieURL
+	}
+	return strings.TrimRight(c.URL, "/")
+}
+
+// String describes c with the key redacted.
+func (c OpsGenieConfig) String() string {
+	return fmt.Sprintf("OpsGenieConfig{APIKey:%s URL:%q}", redactedIfSet(c.APIKey), c.url())
+}
+
+// OpsGenie creates an OpsGenie alert per flow and host (the alias, so
+// repeats are merged by OpsGenie) and closes it when the flow is back to
+// normal.
+type OpsGenie struct {
+	cfg    OpsGenieConfig
+	client *http.Client
+	red    redactor
+}
+
+// NewOpsGenie returns an OpsGenie notifier. client may be nil for a default
+// one.
+func NewOpsGenie(cfg OpsGenieConfig, client *http.Client) (*OpsGenie, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.URL = cfg.url()
+	if client == nil {
+		client = defaultHTTPClient()
+	}
+	return &OpsGenie{cfg: cfg, client: client, red: newRedactor(cfg.APIKey)}, nil
+}
+
+// Name returns "opsgenie".
+func (*OpsGenie) Name() string { return "opsgenie" }
+
+// OpsGenieAlert is the body of a create-alert request.
+type OpsGenieAlert struct {
+	Message     string            `json:"message"`
+	Alias       string            `json:"alias"`
+	Description string            `json:"description,omitempty"`
+	Tags        []string          `json:"tags,omitempty"`
+	Details     map[string]string `json:"details,omitempty"`
+	Entity      string            `json:"entity,omitempty"`
+	Source      string            `json:"source"`
+	Priority    string            `json:"priority"`
+}
+
+// OpsGenieClose is the body of a close-alert request.
+type OpsGenieClose struct {
+	Source string `json:"source"`
+	Note   string `json:"note,omitempty"`
+}
+
+// Notify creates an alert for a, or closes the flow's alert when a is
+// resolved.
+func (o *OpsGenie) Notify(ctx context.Context, a *Alert) (bool, error) {
+	if a.Resolved && !a.Test {
+		u := o.cfg.URL + "/v2/alerts/" + url.PathEscape(dedupKey(a)) + "/close?identifierType=alias"
+		return o.post(ctx, "close alert", u, OpsGenieClose{Source: "wherefore", Note: Headline(a)})
+	}
+	return o.post(ctx, "create alert", o.cfg.URL+"/v2/alerts", o.Alert(a))
+}
+
+func (o *OpsGenie) post(ctx context.Context, what, u string, v any) (bool, error) {
+	var body bytes.Buffer
+	if err := encodeJSON(&body, v); err != nil {
+		return false, fmt.Errorf("opsgenie: %s: encoding: %w", what, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, &body)
+	if err != nil {
+		return false, fmt.Errorf("opsgenie: %s: %s", what, o.red.redact(err.Error()))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "GenieKey "+o.cfg.APIKey)
+	x, c := newExchange(o.client)
+	resp, err := c.Do(req)
+	if err == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+	}
+	return x.result(ctx, o.Name(), what, o.red, err)
+}
+
+// opsGeniePriority maps severity to OpsGenie's P1 (highest) .. P5; test
+// alerts are P5.
+func opsGeniePriority(a *Alert) string {
+	if a.Test {
+		return "P5"
+	}
+	switch severityOf(a) {
+	case SeverityCritical:
+		return "P1"
+	case SeverityError:
+		return "P2"
+	case SeverityWarning:
+		return "P3"
+	}
+	return "P4"
+}
+
+// Alert builds the create-alert body for a. OpsGenie limits the message to
+// 130 characters; details are strings.
+func (o *OpsGenie) Alert(a *Alert) *OpsGenieAlert {
+	g := &OpsGenieAlert{
+		Message:  truncate(Headline(a), 130),
+		Alias:    dedupKey(a),
+		Tags:     []string{"wherefore", "flow-volume"},
+		Entity:   a.Host,
+		Source:   "wherefore",
+		Priority: opsGeniePriority(a),
+	}
+	if a.Test {
+		g.Tags = append(g.Tags, "test")
+	}
+	if a.IsSummary() {
+		g.Tags = []string{"wherefore", "rate-limit"}
+		g.Description = Headline(a) + "\nAmong them: " + strings.Join(a.SuppressedKeys, ", ") +
+			"\nAll of them are in the local alert log."
+		g.Details = map[string]string{"suppressed": strconv.Itoa(a.Suppressed), "host": a.Host}
+		return g
+	}
+	g.Description = describe(a)
+	g.Details = map[string]string{
+		"key":              a.Key,
+		"src":              a.Src,
+		"dst":              a.Dst,
+		"host":             a.Host,
+		"bytes":            strconv.FormatUint(a.Bytes, 10),
+		"volume":           HumanBytes(float64(a.Bytes)),
+		"rate":             HumanRate(float64(a.Bytes), a.IntervalSeconds),
+		"typical":          HumanBytes(a.Baseline),
+		"probability":      strconv.FormatFloat(a.Probability, 'f', 2, 64),
+		"tests":            testsText(a.Tests),
+		"series":           Sparkline(a.Series, sparkWidth),
+		"interval_start":   a.IntervalStart.UTC().Format("2006-01-02T15:04:05Z07:00"),
+		"time":             a.Time.UTC().Format("2006-01-02T15:04:05Z07:00"),
+		"interval_seconds": strconv.FormatFloat(a.IntervalSeconds, 'f', -1, 64),
+		"detector":         a.Detector,
+	}
+	if a.SrcName != "" {
+		g.Details["src_name"] = a.SrcName
+	}
+	if a.DstName != "" {
+		g.Details["dst_name"] = a.DstName
+	}
+	if len(a.Archive) > 0 {
+		g.Details["archive"] = strings.Join(a.Archive, " ")
+	}
+	return g
+}
+
+// describe is a multi-line plain-text account of a firing alert, for
+// destinations with room for it.
+func describe(a *Alert) string {
+	var b strings.Builder
+	if a.Test {
+		b.WriteString("TEST ALERT from wherefore: no action needed.\n\n")
+	}
+	fmt.Fprintf(&b, "Flow: %s\n", flowLabel(a, "->"))
+	if a.Host != "" {
+		fmt.Fprintf(&b, "Host: %s\n", a.Host)
+	}
+	fmt.Fprintf(&b, "Volume: %s in %s", HumanBytes(float64(a.Bytes)), HumanSeconds(a.IntervalSeconds))
+	if r := HumanRate(float64(a.Bytes), a.IntervalSeconds); r != "" {
+		fmt.Fprintf(&b, " (%s)", r)
+	}
+	fmt.Fprintf(&b, "\nTypical: %s per interval\n", HumanBytes(a.Baseline))
+	fmt.Fprintf(&b, "Recent intervals: %s (alerted one last)\n", Sparkline(a.Series, sparkWidth))
+	fmt.Fprintf(&b, "Probability: %.2f (%s)\n", a.Probability, severityOf(a))
+	fmt.Fprintf(&b, "Tests fired: %s\n", strings.Join(FiredTests(a.Tests), ", "))
+	fmt.Fprintf(&b, "Interval: %s to %s UTC\n", a.IntervalStart.UTC().Format("2006-01-02 15:04:05"), a.Time.UTC().Format("15:04:05"))
+	for _, p := range a.Archive {
+		fmt.Fprintf(&b, "Archive: %s\n", p)
+	}
+	return b.String()
+}

@@ -1,0 +1,74 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestWebhookRequest(t *testing.T) {
+	srv := newPlayServer(t, reply{status: 204})
+	u := srv.URL + "/hook?token=WEBHOOKTOKENSECRET"
+	ws, err := NewWebhooks(WebhookConfig{
+		URLs:    []string{u},
+		Secret:  "HMACSECRET",
+		Headers: []string{"X-Team: netops", "authorization: Bearer HEADERSECRET"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || !strings.HasPrefix(ws[0].Name(), "webhook-") || len(ws[0].Name()) != len("webhook-")+8 {
+		t.Fatalf("webhooks %v", ws)
+	}
+	a := sample(sampleKey, t0)
+	if _, err := ws[0].Notify(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	r := reqs[0]
+	if r.Method != "POST" || r.Path != "/hook" || r.Query != "token=WEBHOOKTOKENSECRET" {
+		t.Errorf("request %s %s?%s", r.Method, r.Path, r.Query)
+	}
+	var line bytes.Buffer
+	if err := encodeJSON(&line, a); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(r.Body, line.Bytes()) {
+		t.Errorf("body\n%s\nwant the JSON-lines record\n%s", r.Body, line.Bytes())
+	}
+	for h, want := range map[string]string{
+		"Content-Type":  "application/json",
+		"User-Agent":    UserAgent,
+		"X-Team":        "netops",
+		"Authorization": "Bearer HEADERSECRET",
+		SignatureHeader: Sign([]byte("HMACSECRET"), r.Body),
+	} {
+		if got := r.Header.Get(h); got != want {
+			t.Errorf("header %s = %q, want %q", h, got, want)
+		}
+	}
+	if !strings.HasPrefix(r.Header.Get(SignatureHeader), "sha256=") {
+		t.Errorf("signature %q", r.Header.Get(SignatureHeader))
+	}
+}
+
+func TestSign(t *testing.T) {
+	// HMAC-SHA256 test vector from RFC 4231, case 2.
+	got := Sign([]byte("Jefe"), []byte("what do ya want for nothing?"))
+	want := "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+	if got != want {
+		t.Errorf("Sign = %s, want %s", got, want)
+	}
+}
+
+func TestWebhookNamesStable(t *testing.T) {
+	a, _ := NewWebhooks(WebhookConfig{URLs: SplitList("https://a.example/x, https://b.example/y")}, nil)
+	b, _ := NewWebhooks(WebhookConfig{URLs: []string{"https://b.example/y", "https://a.example/x"}}, nil)
+	if len(a) != 2 || a[0].Name() != b[1].Name() || a[1].Name() != b[0].Name() || a[0].Name() == a[1].Name() {
+		t.Errorf("names %s %s / %s %s", a[0].Name(), a[1].Name(), b[0].Name(), b[1].Name())
+	}
+}

@@ -1,0 +1,235 @@
+package alert
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sirupsen/logrus"
+)
+
+// worker delivers alerts to one remote notifier, one at a time, in order.
+// Alerts reach it through its bounded queue; when the queue is full, or
+// delivery failed within the retry budget, they go to its spool. While the
+// spool holds anything, new alerts queue up behind it (through the spool),
+// so a flow's "back to normal" never overtakes its alert.
+type worker struct {
+	d            *Dispatcher
+	n            Notifier
+	name         string
+	skipResolved bool
+	queue        chan *Alert
+	spool        *spool        // nil: spooling off
+	kick         chan struct{} // something was spooled from outside
+
+	// pausedUntil rests the spool after a budget ran out, so a dead
+	// endpoint is not hammered; only the worker goroutine uses it.
+	pausedUntil int64 // clock time, UnixNano
+
+	errMu    sync.Mutex
+	spoolErr error // first spooling failure (disk), reported by Close
+
+	delivered, failed, retried, suppressed, spooled, dropped atomic.Uint64
+}
+
+// reasonOrder is why alerts are spooled while older ones wait in the spool.
+const reasonOrder = "keeping order behind spooled alerts"
+
+// offer hands a to the worker without waiting: into its queue, or its
+// spool when the queue is full.
+func (w *worker) offer(a *Alert) {
+	select {
+	case w.queue <- a:
+	default:
+		w.spoolAlert(a, "notifier queue full")
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// spoolAlert writes a to the spool, logging why; an alert that cannot be
+// spooled is logged with all its fields and counted as dropped.
+func (w *worker) spoolAlert(a *Alert, why string) {
+	err := w.spool.put(a, w.d.clock.Now())
+	if err == nil {
+		w.spooled.Add(1)
+		e := w.d.log.WithFields(logrus.Fields{"notifier": w.name, "flow": a.Key, "reason": why})
+		if why == reasonOrder {
+			// Expected while a backlog drains; the backlog itself was logged.
+			e.Debug("alert spooled")
+		} else {
+			e.Info("alert spooled")
+		}
+		return
+	}
+	w.dropped.Add(1)
+	w.d.log.WithFields(logFields(a)).WithFields(logrus.Fields{"notifier": w.name, "reason": why}).WithError(err).
+		Error("alert could not be spooled: not delivered to this notifier")
+	if !errors.Is(err, errSpoolFull) && w.spool != nil {
+		w.errMu.Lock()
+		if w.spoolErr == nil {
+			w.spoolErr = fmt.Errorf("alert: spooling for %s: %w", w.name, err)
+		}
+		w.errMu.Unlock()
+	}
+}
+
+func (w *worker) paused() bool {
+	return w.d.clock.Now().UnixNano() < w.pausedUntil
+}
+
+func (w *worker) pause() {
+	w.pausedUntil = w.d.clock.Now().Add(w.d.cfg.SpoolRetry).UnixNano()
+}
+
+// run is the worker goroutine. It ends when its queue is closed and either
+// everything is delivered, or the notifier is resting, or the Dispatcher's
+// context ended; what is left is in the spool.
+func (w *worker) run() {
+	defer w.d.workersWG.Done()
+	closing := false
+	for {
+		if w.d.ctx.Err() != nil {
+			// Close gave up waiting: keep the rest for the next start.
+			for a := range w.queue {
+				w.spoolAlert(a, "shutdown")
+			}
+			return
+		}
+		if w.spool.len() > 0 {
+			if w.queueToSpool() {
+				closing = true
+			}
+			if !w.paused() {
+				w.deliverSpooled()
+				continue
+			}
+			if closing {
+				return
+			}
+			wait := w.pausedUntil - w.d.clock.Now().UnixNano()
+			select {
+			case a, ok := <-w.queue:
+				if !ok {
+					closing = true
+					continue
+				}
+				w.spoolAlert(a, reasonOrder)
+			case <-w.kick:
+			case <-w.d.clock.After(timeDuration(wait)):
+			}
+			continue
+		}
+		if closing {
+			return
+		}
+		select {
+		case a, ok := <-w.queue:
+			if !ok {
+				closing = true
+				continue
+			}
+			w.deliverNow(a)
+		case <-w.kick:
+		}
+	}
+}
+
+// queueToSpool moves what is queued into the spool, behind the alerts
+// already there, and reports whether the queue is closed.
+func (w *worker) queueToSpool() bool {
+	for {
+		select {
+		case a, ok := <-w.queue:
+			if !ok {
+				return true
+			}
+			w.spoolAlert(a, reasonOrder)
+		default:
+			return false
+		}
+	}
+}
+
+// deliverNow delivers a fresh alert.
+func (w *worker) deliverNow(a *Alert) {
+	r := w.d.policy.deliver(w.d.ctx, w.n, a, w.onRetry(a))
+	w.count(r)
+	switch r.outcome {
+	case delivered:
+	case rejected:
+		w.logRejected(a, r)
+	case exhausted:
+		w.logExhausted(a, r)
+		w.pause()
+		w.spoolAlert(a, "retry budget exhausted")
+	case aborted:
+		w.spoolAlert(a, "shutdown")
+	}
+}
+
+// deliverSpooled delivers the oldest spooled alert, removing its file
+// unless it is to be tried again later.
+func (w *worker) deliverSpooled() {
+	name, a, err := w.spool.oldest()
+	if err != nil {
+		w.dropped.Add(1)
+		w.d.log.WithFields(logrus.Fields{"notifier": w.name, "file": name}).WithError(err).Error("unreadable spool file removed")
+		w.removeSpooled(name)
+		return
+	}
+	if a == nil {
+		return
+	}
+	r := w.d.policy.deliver(w.d.ctx, w.n, a, w.onRetry(a))
+	w.count(r)
+	switch r.outcome {
+	case delivered:
+		w.removeSpooled(name)
+	case rejected:
+		w.logRejected(a, r)
+		w.removeSpooled(name)
+	case exhausted:
+		w.logExhausted(a, r)
+		w.pause()
+	case aborted:
+	}
+}
+
+func (w *worker) removeSpooled(name string) {
+	if err := w.spool.remove(name); err != nil {
+		w.d.log.WithFields(logrus.Fields{"notifier": w.name, "file": name}).WithError(err).Error("removing spool file failed")
+	}
+}
+
+func (w *worker) count(r result) {
+	if r.attempts > 1 {
+		w.retried.Add(uint64(r.attempts - 1))
+	}
+	switch r.outcome {
+	case delivered:
+		w.delivered.Add(1)
+	case rejected:
+		w.failed.Add(1)
+	}
+}
+
+func (w *worker) onRetry(a *Alert) func(retryInfo) {
+	return func(ri retryInfo) {
+		w.d.log.WithFields(logrus.Fields{"notifier": w.name, "flow": a.Key, "attempt": ri.attempt, "wait": ri.wait}).
+			WithError(ri.err).Warn("alert delivery failed; retrying")
+	}
+}
+
+func (w *worker) logRejected(a *Alert, r result) {
+	w.d.log.WithFields(logrus.Fields{"notifier": w.name, "flow": a.Key, "attempts": r.attempts}).
+		WithError(r.err).Error("alert rejected by notifier; not retried")
+}
+
+func (w *worker) logExhausted(a *Alert, r result) {
+	w.d.log.WithFields(logrus.Fields{"notifier": w.name, "flow": a.Key, "attempts": r.attempts, "resume_in": w.d.cfg.SpoolRetry}).
+		WithError(r.err).Warn("alert not delivered within the retry budget; spooled, notifier resting")
+}

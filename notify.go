@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/wherefore/wherefore/alert"
+)
+
+// notifyOptions are the alert delivery flags beyond Wherefore's Slack ones.
+type notifyOptions struct {
+	slackURLFile  string
+	slackUsername string
+	slackResolved bool
+
+	pdKey, pdKeyFile, pdURL string
+	pdAutoResolve           bool
+
+	webhookURLs                      listFlag
+	webhookSecret, webhookSecretFile string
+	webhookHeaders                   listFlag
+
+	ogKey, ogKeyFile, ogURL string
+
+	queueSize     int
+	cooldown      time.Duration
+	rateLimit     int
+	notifyTimeout time.Duration
+	retryBudget   time.Duration
+	dnsLookup     bool
+	testAlert     bool
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+func registerNotifyFlags(fs *flag.FlagSet, n *notifyOptions) {
+	d := alert.DefaultDispatcherConfig()
+	fs.StringVar(&n.slackURLFile, "slack_url_file", "", "read the Slack webhook URL from this `file` (keeps it out of ps)")
+	fs.StringVar(&n.slackUsername, "slack_username", "wherefore", "name Slack messages are posted as")
+	fs.BoolVar(&n.slackResolved, "slack_resolved", false, "post a short \"back to normal\" message when an alerted flow is normal again (needs -resolve_after)")
+
+	fs.StringVar(&n.pdKey, "pagerduty_routing_key", "", "PagerDuty Events API v2 routing `key` (also $WHEREFORE_PAGERDUTY_ROUTING_KEY)")
+	fs.StringVar(&n.pdKeyFile, "pagerduty_routing_key_file", "", "read the PagerDuty routing key from this `file`")
+	fs.StringVar(&n.pdURL, "pagerduty_url", alert.DefaultPagerDutyURL, "PagerDuty events endpoint (EU accounts: https://events.eu.pagerduty.com/v2/enqueue)")
+	fs.BoolVar(&n.pdAutoResolve, "pagerduty_auto_resolve", false, "resolve the incident when the flow is back to normal (needs -resolve_after)")
+
+	fs.Var(&n.webhookURLs, "webhook_url", "POST each alert as JSON to this `URL` (repeatable, or comma-separated)")
+	fs.StringVar(&n.webhookSecret, "webhook_secret", "", "sign webhook bodies with HMAC-SHA256 under this `secret` (header X-Wherefore-Signature; also $WHEREFORE_WEBHOOK_SECRET)")
+	fs.StringVar(&n.webhookSecretFile, "webhook_secret_file", "", "read the webhook secret from this `file`")
+	fs.Var(&n.webhookHeaders, "webhook_header", "extra webhook request `header` \"Name: value\" (repeatable)")
+
+	fs.StringVar(&n.ogKey, "opsgenie_api_key", "", "OpsGenie API integration `key` (also $WHEREFORE_OPSGENIE_API_KEY)")
+	fs.StringVar(&n.ogKeyFile, "opsgenie_api_key_file", "", "read the OpsGenie API key from this `file`")
+	fs.StringVar(&n.ogURL, "opsgenie_url", alert.DefaultOpsGenieURL, "OpsGenie API base URL (EU: https://api.eu.opsgenie.com)")
+
+	fs.IntVar(&n.queueSize, "alert_queue_size", d.QueueSize, "alerts waiting for delivery, per notifier; overflow is counted and still written locally")
+	fs.DurationVar(&n.cooldown, "alert_cooldown", d.Cooldown, "after a flow's alert reached the notifiers, hold its further alerts for this long (0: off); the local record keeps them all")
+	fs.IntVar(&n.rateLimit, "alert_rate_limit", d.RateLimit, "most alerts sent to the notifiers per minute (0: no limit); the rest are summarised in one message")
+	fs.DurationVar(&n.notifyTimeout, "notify_timeout", d.NotifyTimeout, "timeout of one delivery attempt")
+	fs.DurationVar(&n.retryBudget, "notify_retry_budget", d.RetryBudget, "keep retrying a failed delivery for this long, then spool it to disk for the next start")
+	fs.BoolVar(&n.dnsLookup, "dns_lookup", false, "add reverse DNS names of src and dst to alerts (500ms per lookup)")
+	fs.BoolVar(&n.testAlert, "test_alert", false, "send one test alert through every configured notifier, report each result, and exit")
+}
+
+// remoteNotifiers builds the notifiers configured by flags, environment and
+// secret files. Secrets never appear in the errors.
+func remoteNotifiers(o *options, explicit map[string]bool) ([]alert.Notifier, error) {
+	n := &o.notify
+	var out []alert.Notifier
+
+	slackURL, err := alert.ResolveSecret(o.slackURL, "WHEREFORE_SLACK_URL", n.slackURLFile)
+	if err != nil {
+		return nil, err
+	}
+	if slackURL != "" {
+		emoji := o.slackEmoji
+		if o.slackIcon != "" && !explicit["slack_emoji"] {
+			emoji = "" // an icon URL was asked for; the default emoji would hide it
+		}
+		s, err := alert.NewSlack(alert.SlackConfig{URL: slackURL, Channel: o.slackChannel, Emoji: emoji,
+			IconURL: o.slackIcon, Username: n.slackUsername, SendResolved: n.slackResolved}, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+
+	pdKey, err := alert.ResolveSecret(n.pdKey, "WHEREFORE_PAGERDUTY_ROUTING_KEY", n.pdKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	if pdKey != "" {
+		p, err := alert.NewPagerDuty(alert.PagerDutyConfig{RoutingKey: pdKey, URL: n.pdURL, AutoResolve: n.pdAutoResolve}, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+
+	if urls := alert.SplitList(n.webhookURLs...); len(urls) > 0 {
+		secret, err := alert.ResolveSecret(n.webhookSecret, "WHEREFORE_WEBHOOK_SECRET", n.webhookSecretFile)
+		if err != nil {
+			return nil, err
+		}
+		hooks, err := alert.NewWebhooks(alert.WebhookConfig{URLs: urls, Secret: secret, Headers: n.webhookHeaders}, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hooks {
+			out = append(out, h)
+		}
+	}
+
+	ogKey, err := alert.ResolveSecret(n.ogKey, "WHEREFORE_OPSGENIE_API_KEY", n.ogKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	if ogKey != "" {
+		g, err := alert.NewOpsGenie(alert.OpsGenieConfig{APIKey: ogKey, URL: n.ogURL}, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// alertRecord opens the local JSON-lines record: standard output in file
+// mode (so `wherefore -pcapfile x | jq .` works), a rotated file live.
+func alertRecord(o *options, stdout io.Writer, fileMode bool) (*alert.JSONL, error) {
+	path := o.alertsFile
+	if path == "" && fileMode {
+		path = "-"
+	}
+	if path == "-" {
+		return alert.NewJSONL(stdout), nil
+	}
+	if path == "" {
+		path = filepath.Join(o.logDir, "wherefore_anomalies.log")
+	}
+	// Fail at start, not at the first alert, when the record cannot be written.
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("-alerts_file %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("-alerts_file %s: %w", path, err)
+	}
+	f.Close()
+	return alert.NewJSONLFile(alert.JSONLFileConfig{Path: path, MaxSizeMB: 100, MaxBackups: 10})
+}
+
+// newDispatcher wires the local record, the log and the remote notifiers.
+func newDispatcher(o *options, log *logrus.Logger, record *alert.JSONL, remote []alert.Notifier, spoolDir string, enrich func(context.Context, *alert.Alert)) (*alert.Dispatcher, error) {
+	n := &o.notify
+	cfg := alert.DefaultDispatcherConfig()
+	cfg.QueueSize = n.queueSize
+	cfg.Cooldown = n.cooldown
+	cfg.RateLimit = n.rateLimit
+	cfg.NotifyTimeout = n.notifyTimeout
+	cfg.RetryBudget = n.retryBudget
+	cfg.DNSLookup = n.dnsLookup
+	cfg.SpoolDir = spoolDir
+	cfg.Logger = log
+	cfg.Enrich = enrich
+	local := []alert.Notifier{record, alert.NewLog(log)}
+	return alert.NewDispatcher(cfg, local, remote)
+}
+
+// runTestAlert sends one test alert through every configured notifier and
+// prints each result: the first thing to do after configuring Slack.
+func runTestAlert(o *options, stdout io.Writer, remote []alert.Notifier) int {
+	if len(remote) == 0 {
+		fmt.Fprintln(stdout, "no notifier configured: set -slack_url, -pagerduty_routing_key, -webhook_url or -opsgenie_api_key (or their environment variables or files)")
+		return 2
+	}
+	results := alert.TestAlert(context.Background(), o.host, o.notify.notifyTimeout, remote)
+	code := 0
+	for _, r := range results {
+		if r.OK() {
+			fmt.Fprintf(stdout, "ok    %-20s delivered in %s\n", r.Notifier, r.Elapsed.Round(time.Millisecond))
+			continue
+		}
+		code = 1
+		hint := "not retryable: check the configuration"
+		if r.Retryable {
+			hint = "temporary: the service or network may be down"
+		}
+		fmt.Fprintf(stdout, "FAIL  %-20s %v (%s)\n", r.Notifier, r.Err, hint)
+	}
+	return code
+}
