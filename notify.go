@@ -163,7 +163,7 @@ func alertRecord(o *options, stdout io.Writer, fileMode bool) (*alert.JSONL, err
 }
 
 // newDispatcher wires the local record, the log and the remote notifiers.
-func newDispatcher(o *options, log *logrus.Logger, record *alert.JSONL, remote []alert.Notifier, spoolDir string, enrich func(context.Context, *alert.Alert)) (*alert.Dispatcher, error) {
+func newDispatcher(o *options, log *logrus.Logger, record *alert.JSONL, remote []alert.Notifier, spoolDir string, block bool, enrich func(context.Context, *alert.Alert)) (*alert.Dispatcher, error) {
 	n := &o.notify
 	cfg := alert.DefaultDispatcherConfig()
 	cfg.QueueSize = n.queueSize
@@ -175,6 +175,7 @@ func newDispatcher(o *options, log *logrus.Logger, record *alert.JSONL, remote [
 	cfg.SpoolDir = spoolDir
 	cfg.Logger = log
 	cfg.Enrich = enrich
+	cfg.Block = block
 	local := []alert.Notifier{record, alert.NewLog(log)}
 	return alert.NewDispatcher(cfg, local, remote)
 }

@@ -122,7 +122,7 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 	if !fileMode || explicit["l"] || explicit["log_dir"] {
 		spoolDir = filepath.Join(o.logDir, "alert_spool")
 	}
-	dispatcher, err := newDispatcher(o, log, record, remote, spoolDir, nil)
+	dispatcher, err := newDispatcher(o, log, record, remote, spoolDir, fileMode, nil)
 	if err != nil {
 		return fail(err)
 	}

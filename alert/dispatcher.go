@@ -65,6 +65,10 @@ type DispatcherConfig struct {
 	// goroutine, never on the caller of Submit; its context ends when Close
 	// gives up.
 	Enrich func(context.Context, *Alert)
+	// Block makes Submit wait for room in the queue instead of overflowing.
+	// For capture files: nothing stalls a live capture there, and the local
+	// record then keeps the order in which alerts were raised.
+	Block bool
 	// Logger receives the dispatcher's own messages (default
 	// logrus.StandardLogger()).
 	Logger logrus.FieldLogger
@@ -306,6 +310,10 @@ func (d *Dispatcher) Submit(a *Alert) {
 	if d.closed {
 		d.dropped.Add(1)
 		d.log.WithFields(logFields(a)).Error("alert submitted after the dispatcher closed: not delivered")
+		return
+	}
+	if d.cfg.Block {
+		d.queue <- a
 		return
 	}
 	select {
