@@ -1,0 +1,197 @@
+// Command bench measures wherefore's -pcapfile pipeline as a user runs it:
+// whole-process wall time and peak memory on generated captures, against
+// tcpdump reading the same file in the same run. `make bench` runs it.
+//
+//	go run ./testdata/bench -wherefore bin/wherefore
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wherefore/wherefore/testdata/synth"
+)
+
+func main() {
+	var (
+		binary  = flag.String("wherefore", "bin/wherefore", "wherefore binary to measure")
+		dir     = flag.String("dir", filepath.Join(os.TempDir(), "wherefore-bench"), "where generated captures are kept between runs")
+		runs    = flag.Int("runs", 5, "runs per command; the median is reported")
+		packets = flag.Int("packets", 5_000_000, "packets in the throughput capture")
+		pairs   = flag.Int("pairs", 50_000, "distinct src->dst pairs in the throughput capture")
+		many    = flag.Int("many", 1_000_000, "concurrent src->dst pairs in the memory capture")
+		extra   = flag.String("args", "", "extra wherefore flags for every run, space-separated")
+	)
+	flag.Parse()
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		fatal(err)
+	}
+	big := capture(*dir, fmt.Sprintf("bench-%d-%d.pcap", *packets, *pairs), synth.Bench(1, *packets, *pairs))
+	mem := capture(*dir, fmt.Sprintf("many-%d.pcap", *many), synth.Many(1, *many))
+
+	wf := func(file string, more ...string) []string {
+		args := append([]string{*binary, "-pcapfile", file, "-progress", "off", "-loglevel", "error", "-alerts_file", os.DevNull}, more...)
+		return append(args, strings.Fields(*extra)...)
+	}
+	fmt.Printf("\nthroughput: %s (%s, %d packets, %d pairs), median of %d runs\n", filepath.Base(big.path), human(big.size), big.packets, *pairs, *runs)
+	rows := []struct {
+		name string
+		argv []string
+	}{
+		{"tcpdump -r F -w /dev/null", []string{"tcpdump", "-r", big.path, "-w", os.DevNull}},
+		{"wherefore -pcapfile F", wf(big.path)},
+		{"wherefore -pcapfile F -file_reader libpcap", wf(big.path, "-file_reader", "libpcap")},
+	}
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		fmt.Println("  (tcpdump not installed: no baseline)")
+		rows = rows[1:]
+	}
+	warm(big.path)
+	results := make([][]sample, len(rows))
+	for range *runs {
+		// Interleaved, so a slow moment of the machine hurts every command alike.
+		for i, r := range rows {
+			results[i] = append(results[i], run(r.argv))
+		}
+	}
+	var base float64
+	fmt.Printf("  %-46s %10s %14s %12s %10s\n", "command", "seconds", "packets/s", "vs tcpdump", "peak RSS")
+	for i, r := range rows {
+		m := median(results[i])
+		pps := float64(big.packets) / m.wall.Seconds()
+		if i == 0 && strings.HasPrefix(r.name, "tcpdump") {
+			base = pps
+		}
+		ratio := "-"
+		if base > 0 {
+			ratio = fmt.Sprintf("%.2fx", pps/base)
+		}
+		fmt.Printf("  %-46s %10.3f %14.0f %12s %10s\n", r.name, m.wall.Seconds(), pps, ratio, human(m.rss))
+	}
+
+	fmt.Printf("\nmemory: %s (%d concurrent src->dst pairs, %d packets)\n", filepath.Base(mem.path), *many, mem.packets)
+	warm(mem.path)
+	var ms []sample
+	for range 3 {
+		ms = append(ms, run(wf(mem.path)))
+	}
+	m := median(ms)
+	fmt.Printf("  wherefore -pcapfile F: %.3f s, peak RSS %s (%.0f bytes per pair)\n", m.wall.Seconds(), human(m.rss), float64(m.rss)/float64(*many))
+}
+
+type generated struct {
+	path    string
+	size    int64
+	packets int64
+}
+
+// capture generates the scenario once and reuses the file while its
+// parameters (in the name) are the same.
+func capture(dir, name string, s synth.Scenario) generated {
+	path := filepath.Join(dir, name)
+	meta := path + ".packets"
+	if st, err := os.Stat(path); err == nil {
+		if b, err := os.ReadFile(meta); err == nil {
+			var n int64
+			if _, err := fmt.Sscan(string(b), &n); err == nil {
+				return generated{path, st.Size(), n}
+			}
+		}
+	}
+	fmt.Printf("generating %s ...\n", path)
+	start := time.Now()
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 4<<20)
+	sum, err := synth.Write(w, s, synth.Options{})
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		fatal(err)
+	}
+	if err := os.WriteFile(meta, []byte(fmt.Sprint(sum.Packets)), 0o644); err != nil {
+		fatal(err)
+	}
+	st, _ := os.Stat(path)
+	fmt.Printf("  %d packets, %d pairs, %s in %s\n", sum.Packets, sum.Pairs, human(st.Size()), time.Since(start).Round(time.Millisecond))
+	return generated{path, st.Size(), sum.Packets}
+}
+
+// warm reads the file once so every measured run finds it in the page cache.
+func warm(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(io.Discard, f); err != nil {
+		fatal(err)
+	}
+}
+
+type sample struct {
+	wall time.Duration
+	rss  int64
+}
+
+func run(argv []string) sample {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout = io.Discard
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		fatal(fmt.Errorf("%s: %v\n%s", strings.Join(argv, " "), err, stderr.String()))
+	}
+	wall := time.Since(start)
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss * 1024 // kilobytes on Linux
+	}
+	return sample{wall, rss}
+}
+
+func median(s []sample) sample {
+	walls := make([]time.Duration, len(s))
+	rss := make([]int64, len(s))
+	for i, x := range s {
+		walls[i], rss[i] = x.wall, x.rss
+	}
+	slices.Sort(walls)
+	slices.Sort(rss)
+	return sample{walls[len(walls)/2], rss[len(rss)/2]}
+}
+
+func human(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
