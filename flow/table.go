@@ -70,7 +70,7 @@ type flowState struct {
 // over the slab (linear probing on the router's hash, so no second hash is
 // computed), a recency list for eviction and expiry, and the series slab.
 type table struct {
-	slots      []int32 // index: slab position, or none
+	slots      []int32 // index: slab position + 1, or 0 for empty
 	mask       uint64
 	count      int
 	flows      []flowState
@@ -81,27 +81,40 @@ type table struct {
 	maxFlows   int
 }
 
+// preallocFlows bounds the flows whose memory a table reserves up front.
+// Reserved memory costs address space, not RSS, until flows use it, and it
+// spares the growing slabs' copies (and their garbage) at the worst time:
+// during a flood of new flows.
+const preallocFlows = 4 << 20
+
 func newTable(maxFlows, seriesCap int) *table {
 	t := &table{seriesCap: seriesCap, head: none, tail: none, maxFlows: maxFlows}
-	t.resize(64)
+	n := min(maxFlows, preallocFlows)
+	t.flows = make([]flowState, 0, n)
+	t.series = make([]uint64, 0, n*seriesCap)
+	size := 64
+	for size < 2*n {
+		size *= 2
+	}
+	t.resize(size)
 	return t
 }
 
 func (t *table) len() int { return t.count }
 
+// resize allocates an index of n positions (a power of two). Empty is zero,
+// so the fresh index needs no initialising writes and its untouched pages
+// cost no memory.
 func (t *table) resize(n int) {
 	t.slots = make([]int32, n)
-	for i := range t.slots {
-		t.slots[i] = none
-	}
 	t.mask = uint64(n - 1)
 	for i := range t.flows {
 		if f := &t.flows[i]; f.inUse {
 			p := f.hash & t.mask
-			for t.slots[p] != none {
+			for t.slots[p] != 0 {
 				p = (p + 1) & t.mask
 			}
-			t.slots[p] = int32(i)
+			t.slots[p] = int32(i) + 1
 		}
 	}
 }
@@ -111,7 +124,7 @@ func (t *table) resize(n int) {
 func (t *table) find(k *key, h uint64) (uint64, bool) {
 	p := h & t.mask
 	for {
-		s := t.slots[p]
+		s := t.slots[p] - 1
 		if s == none {
 			return p, false
 		}
@@ -128,7 +141,7 @@ func (t *table) find(k *key, h uint64) (uint64, bool) {
 func (t *table) lookup(k *key, h uint64, now int64) (slot int32, created bool, evicted *flowState) {
 	p, ok := t.find(k, h)
 	if ok {
-		return t.slots[p], false, nil
+		return t.slots[p] - 1, false, nil
 	}
 	if t.count >= t.maxFlows && t.tail != none {
 		old := t.flows[t.tail]
@@ -149,7 +162,7 @@ func (t *table) lookup(k *key, h uint64, now int64) (slot int32, created bool, e
 		t.series = append(t.series, make([]uint64, t.seriesCap)...)
 	}
 	t.flows[slot] = flowState{key: *k, hash: h, lastActive: now, lastClosed: now - 1, prev: none, next: none, inUse: true}
-	t.slots[p] = slot
+	t.slots[p] = slot + 1
 	t.count++
 	t.pushFront(slot)
 	return slot, true, evicted
@@ -164,7 +177,7 @@ func (t *table) remove(slot int32) {
 	j := i
 	for {
 		j = (j + 1) & t.mask
-		s := t.slots[j]
+		s := t.slots[j] - 1
 		if s == none {
 			break
 		}
@@ -177,10 +190,10 @@ func (t *table) remove(slot int32) {
 		} else if i < home || home <= j {
 			continue
 		}
-		t.slots[i] = s
+		t.slots[i] = s + 1
 		i = j
 	}
-	t.slots[i] = none
+	t.slots[i] = 0
 	t.count--
 	t.unlink(slot)
 	*f = flowState{prev: none, next: none}

@@ -1,0 +1,55 @@
+package flow
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// The open-addressing index must agree with a plain map through any mix of
+// inserts, evictions and removals (backward-shift deletion is easy to get
+// subtly wrong), even when many keys share one home position.
+func TestTableAgreesWithMap(t *testing.T) {
+	for _, collide := range []bool{false, true} {
+		rng := rand.New(rand.NewPCG(3, 4))
+		tab := newTable(500, 4)
+		model := map[key]int32{}
+		hashOf := func(k *key) uint64 {
+			if collide {
+				return k.hash() & 0xff00000000000007 // few distinct home positions
+			}
+			return k.hash()
+		}
+		for step := range 200000 {
+			k := key{src0: uint64(rng.IntN(800)), dst1: 7}
+			h := hashOf(&k)
+			if rng.IntN(3) == 0 {
+				if slot, ok := model[k]; ok {
+					tab.remove(slot)
+					delete(model, k)
+				}
+				continue
+			}
+			slot, created, evicted := tab.lookup(&k, h, int64(step))
+			if evicted != nil {
+				if _, ok := model[evicted.key]; !ok {
+					t.Fatalf("step %d: evicted a key the model does not have", step)
+				}
+				delete(model, evicted.key)
+			}
+			want, had := model[k]
+			if had == created || (had && want != slot) {
+				t.Fatalf("step %d: lookup gave slot %d created %v; model has %d (%v)", step, slot, created, want, had)
+			}
+			model[k] = slot
+			if tab.len() != len(model) || len(model) > 500 {
+				t.Fatalf("step %d: table has %d flows, model %d", step, tab.len(), len(model))
+			}
+		}
+		for k, slot := range model {
+			p, ok := tab.find(&k, hashOf(&k))
+			if !ok || tab.slots[p]-1 != slot {
+				t.Fatalf("collide=%v: key %v lost", collide, k)
+			}
+		}
+	}
+}
