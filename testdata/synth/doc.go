@@ -1,0 +1,16 @@
+// Package synth writes deterministic synthetic packet captures for testing
+// and demonstrating wherefore: background traffic of many hosts, steady heavy
+// flows, a labelled exfiltration, and large captures for benchmarks.
+//
+// A Scenario says what traffic to make (constructors Demo, Steady, Exfil,
+// Bench and Many give the standard ones; their fields can be adjusted), and
+// Write writes it as pcap or pcapng with one of several link types. The same
+// scenario and options always give the same bytes, on any platform.
+//
+// Packets are built from header templates serialised once with
+// gopacket/layers and patched in place (addresses, lengths, sequence
+// numbers, checksums), with zero payloads, so millions of packets take
+// seconds. Labels report, for each planted anomaly, the exact bytes on the
+// wire (original lengths) of its pair in its interval, so tests can compare
+// a detector's figures exactly; ReadTally recounts any capture by decoding it.
+package synth
