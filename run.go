@@ -211,7 +211,9 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 	}
 	start := time.Now()
 	progressDone := startProgress(ctx, o, stderr, counters, fileSize(o.pcapfile))
+	statsDone := logKernelStats(ctx, log, src, time.Minute)
 	readErr := reader.Run(ctx)
+	statsDone()
 	progressDone()
 	agg.Close()
 	closeDispatcher()
@@ -259,4 +261,43 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return st.Size()
+}
+
+// logKernelStats logs libpcap's receive and drop counters every period while
+// a live capture runs, at warning level when packets were dropped since the
+// last report, so an overloaded host shows up in the logs.
+func logKernelStats(ctx context.Context, log *logrus.Logger, src capture.Source, period time.Duration) func() {
+	if _, ok := src.Stats(); !ok {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		var last capture.KernelStats
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				ks, ok := src.Stats()
+				if !ok {
+					continue
+				}
+				e := log.WithFields(logrus.Fields{"received": ks.Received, "dropped": ks.Dropped, "if_dropped": ks.InterfaceDropped})
+				if ks.Dropped > last.Dropped || ks.InterfaceDropped > last.InterfaceDropped {
+					e.Warn("kernel dropped packets: raise -buffer_size, narrow -f, or reduce load")
+				} else {
+					e.Info("kernel capture counters")
+				}
+				last = ks
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
