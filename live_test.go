@@ -112,7 +112,6 @@ func TestLiveCaptureOnLoopback(t *testing.T) {
 	}
 }
 
-
 // alignToSecond sleeps to just after the next whole second, so each send
 // falls well inside one interval.
 func alignToSecond() {
