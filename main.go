@@ -70,7 +70,8 @@ type options struct {
 	// Slack (Wherefore's flags; delivery is configured in notify.go).
 	slackURL, slackChannel, slackEmoji, slackIcon string
 
-	notify notifyOptions
+	notify  notifyOptions
+	archive archiveOptions
 
 	progress   string
 	cpuProfile string
@@ -172,6 +173,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.slackIcon, "slack_icon", "", "Slack icon URL, used when -slack_emoji is empty")
 
 	registerNotifyFlags(fs, &o.notify)
+	registerArchiveFlags(fs, &o.archive)
 
 	fs.StringVar(&o.progress, "progress", "auto", "progress on standard error while reading a file: auto (when it is a terminal), on, off")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this `file` (for performance reports)")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wherefore/wherefore/alert"
 	"github.com/wherefore/wherefore/anomaly"
+	"github.com/wherefore/wherefore/archive"
 	"github.com/wherefore/wherefore/capture"
 	"github.com/wherefore/wherefore/flow"
 )
@@ -122,23 +123,6 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 	if !fileMode || explicit["l"] || explicit["log_dir"] {
 		spoolDir = filepath.Join(o.logDir, "alert_spool")
 	}
-	dispatcher, err := newDispatcher(o, log, record, remote, spoolDir, fileMode, nil)
-	if err != nil {
-		return fail(err)
-	}
-	dispatcherClosed := false
-	closeDispatcher := func() {
-		if dispatcherClosed {
-			return
-		}
-		dispatcherClosed = true
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := dispatcher.Close(ctx); err != nil {
-			log.WithError(err).Warn("alert delivery did not finish; what is left is spooled for the next start")
-		}
-	}
-	defer closeDispatcher()
 
 	ccfg := capture.Config{
 		Interface: o.iface, File: o.pcapfile, Snaplen: o.snaplen, ReadTimeout: o.wireTO,
@@ -153,6 +137,43 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 		log.WithField("link_type", src.LinkType()).Warn("link type not supported: its packets are counted as skipped (supported: Ethernet, 802.1Q, Linux SLL/SLL2, raw IP, BSD loopback)")
 	}
 
+	var recorder *archive.Recorder
+	var enrich func(context.Context, *alert.Alert)
+	var tap capture.Tap
+	if evidenceEnabled(o) {
+		recorder, err = openRecorder(o, src, log)
+		if err != nil {
+			return fail(err)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := recorder.Close(ctx); err != nil {
+				log.WithError(err).Error("closing the packet logs")
+			}
+		}()
+		enrich = archiveEnricher(recorder, log)
+		tap = recorder.Tap
+	}
+	dispatcher, err := newDispatcher(o, log, record, remote, spoolDir, fileMode, enrich)
+	if err != nil {
+		return fail(err)
+	}
+	// The dispatcher closes before the recorder (deferred earlier, so run
+	// later): alerts still queued need the recorder to archive their packets.
+	dispatcherClosed := false
+	closeDispatcher := func() {
+		if dispatcherClosed {
+			return
+		}
+		dispatcherClosed = true
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := dispatcher.Close(ctx); err != nil {
+			log.WithError(err).Warn("alert delivery did not finish; what is left is spooled for the next start")
+		}
+	}
+	defer closeDispatcher()
 	fcfg := flow.Config{
 		Interval:     o.interval,
 		SeriesCap:    o.gvCap,
@@ -187,7 +208,7 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 	defer stop()
 
 	counters := new(capture.Counters)
-	reader := &capture.Reader{Source: src, Sink: agg, Counters: counters}
+	reader := &capture.Reader{Source: src, Sink: agg, Counters: counters, Tap: tap}
 	log.WithFields(logrus.Fields{
 		"source":   src.Describe(),
 		"interval": o.interval,

@@ -1,0 +1,163 @@
+package archive
+
+// The flight recorder keeps the recent packets of every address pair in
+// memory when -log_packets is off, so an alert can still archive the
+// traffic that led up to it. Memory comes in fixed chunks from one global
+// budget; a pair holds at most RingFlowMB of them (its oldest chunk is
+// reused), and when the budget is spent the least recently active pair gives
+// up its oldest chunk. Pairs are unordered: a pair's ring holds both
+// directions, because the replies are part of the evidence.
+
+// ringChunk is the unit of ring memory. A record never spans chunks, so a
+// packet is kept up to ringChunk-16 bytes; longer ones (GRO/TSO super
+// frames) are cut like a snaplen would, with their original length kept.
+const ringChunk = 16 << 10
+
+type ringFlow struct {
+	key        pairKey
+	chunks     [][]byte // oldest first; each holds whole pcap records
+	prev, next *ringFlow
+}
+
+type ring struct {
+	hdr       fileHeader
+	st        *counters
+	budget    int // chunks in all
+	flowMax   int // chunks per pair
+	chunks    int // chunks allocated so far
+	free      [][]byte
+	flows     map[pairKey]*ringFlow
+	head      *ringFlow // most recently active
+	tail      *ringFlow
+	spareFlow []*ringFlow
+}
+
+func newRing(cfg *Config, hdr fileHeader, st *counters) *ring {
+	return &ring{
+		hdr:     hdr,
+		st:      st,
+		budget:  max(cfg.RingMB*mib/ringChunk, 2),
+		flowMax: max(cfg.RingFlowMB*mib/ringChunk, 2),
+		flows:   make(map[pairKey]*ringFlow),
+	}
+}
+
+// add records one packet for pair k.
+func (r *ring) add(k pairKey, ts int64, data []byte, origLen uint32) {
+	if len(data) > ringChunk-pcapRecordHeaderLen {
+		data = data[:ringChunk-pcapRecordHeaderLen]
+	}
+	f := r.flows[k]
+	if f == nil {
+		if n := len(r.spareFlow); n > 0 {
+			f, r.spareFlow = r.spareFlow[n-1], r.spareFlow[:n-1]
+		} else {
+			f = &ringFlow{}
+		}
+		f.key = k
+		r.flows[k] = f
+		r.pushFront(f)
+	} else if r.head != f {
+		r.unlink(f)
+		r.pushFront(f)
+	}
+	need := int(recordLen(len(data)))
+	if n := len(f.chunks); n == 0 || len(f.chunks[n-1])+need > ringChunk {
+		f.chunks = append(f.chunks, r.chunk(f))
+	}
+	last := len(f.chunks) - 1
+	f.chunks[last] = r.hdr.appendRecord(f.chunks[last], ts, data, origLen)
+}
+
+// chunk finds an empty chunk for f: its own oldest if f is at its cap, a
+// free or new one while the budget lasts, else the oldest chunk of the least
+// recently active pair.
+func (r *ring) chunk(f *ringFlow) []byte {
+	if len(f.chunks) >= r.flowMax {
+		return r.shift(f)
+	}
+	if n := len(r.free); n > 0 {
+		c := r.free[n-1]
+		r.free = r.free[:n-1]
+		return c[:0]
+	}
+	if r.chunks < r.budget {
+		r.chunks++
+		return make([]byte, 0, ringChunk)
+	}
+	victim := r.tail
+	if victim == f { // f is the only pair with memory
+		return r.shift(f)
+	}
+	r.st.ringEvictions.Add(1)
+	c := r.shift(victim)
+	if len(victim.chunks) == 0 {
+		r.remove(victim)
+	}
+	return c
+}
+
+// shift takes f's oldest chunk, emptied.
+func (r *ring) shift(f *ringFlow) []byte {
+	c := f.chunks[0]
+	copy(f.chunks, f.chunks[1:])
+	f.chunks[len(f.chunks)-1] = nil
+	f.chunks = f.chunks[:len(f.chunks)-1]
+	return c[:0]
+}
+
+// take returns pair k's packets as a complete pcap file and frees them, so
+// a repeat alert archives only what came since.
+func (r *ring) take(k pairKey) []byte {
+	f := r.flows[k]
+	if f == nil {
+		return nil
+	}
+	n := pcapHeaderLen
+	for _, c := range f.chunks {
+		n += len(c)
+	}
+	out := r.hdr.appendHeader(make([]byte, 0, n))
+	for _, c := range f.chunks {
+		out = append(out, c...)
+		r.free = append(r.free, c[:0])
+	}
+	f.chunks = f.chunks[:0]
+	r.remove(f)
+	return out
+}
+
+func (r *ring) remove(f *ringFlow) {
+	for _, c := range f.chunks {
+		r.free = append(r.free, c[:0])
+	}
+	f.chunks = f.chunks[:0]
+	r.unlink(f)
+	delete(r.flows, f.key)
+	f.key = pairKey{}
+	r.spareFlow = append(r.spareFlow, f)
+}
+
+func (r *ring) pushFront(f *ringFlow) {
+	f.prev, f.next = nil, r.head
+	if r.head != nil {
+		r.head.prev = f
+	} else {
+		r.tail = f
+	}
+	r.head = f
+}
+
+func (r *ring) unlink(f *ringFlow) {
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else {
+		r.head = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else {
+		r.tail = f.prev
+	}
+	f.prev, f.next = nil, nil
+}

@@ -1,0 +1,105 @@
+package archive
+
+import (
+	"github.com/google/gopacket"
+
+	"github.com/wherefore/wherefore/capture"
+)
+
+// Batch geometry: a batch holds up to batchPackets packets or batchBytes of
+// packet data (at least one snaplen), so one channel operation carries many
+// packets and the arena is reused, never reallocated.
+const (
+	batchPackets = 1024
+	batchBytes   = 128 << 10
+)
+
+// entry is one tapped packet: its record and where its bytes sit in the
+// batch arena.
+type entry struct {
+	rec     capture.Record
+	ts      int64 // ns since the epoch, from the capture info
+	off     uint32
+	n       uint32 // captured bytes kept
+	origLen uint32
+}
+
+// batch carries packets from Tap to the writer. Batches cycle between the
+// free and full channels; there are exactly QueueSize of them, so Tap's send
+// on full can never block.
+type batch struct {
+	arena []byte
+	ents  []entry
+}
+
+func newBatch(snaplen int) *batch {
+	n := batchBytes
+	if snaplen > n {
+		n = snaplen
+	}
+	return &batch{arena: make([]byte, 0, n), ents: make([]entry, 0, batchPackets)}
+}
+
+func (b *batch) reset() {
+	b.arena = b.arena[:0]
+	b.ents = b.ents[:0]
+}
+
+// Tap copies one packet for the writer; it is the capture.Tap of the
+// recorder. It never blocks on the writer and never touches a file: when
+// every batch is waiting for the writer the packet is dropped and counted in
+// Stats.PacketsDropped. It allocates nothing. Packets without IP addresses
+// cannot belong to a connection and are ignored. Safe for concurrent use,
+// though one capture goroutine is the fast case.
+func (r *Recorder) Tap(ci gopacket.CaptureInfo, data []byte, rec *capture.Record) {
+	if !r.enabled || rec == nil || !rec.Src.IsValid() || !rec.Dst.IsValid() {
+		return
+	}
+	n := len(data)
+	if n > r.snaplen {
+		n = r.snaplen
+	}
+	orig := ci.Length
+	if orig < n {
+		orig = n
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	b := r.cur
+	if b == nil || len(b.ents) == cap(b.ents) || len(b.arena)+n > cap(b.arena) {
+		if b != nil {
+			r.full <- b
+			r.cur = nil
+		}
+		select {
+		case b = <-r.free:
+			r.cur = b
+		default:
+			r.mu.Unlock()
+			r.st.packetsDropped.Add(1)
+			return
+		}
+	}
+	off := len(b.arena)
+	b.arena = append(b.arena, data[:n]...)
+	b.ents = append(b.ents, entry{
+		rec:     *rec,
+		ts:      ci.Timestamp.UnixNano(),
+		off:     uint32(off),
+		n:       uint32(n),
+		origLen: uint32(orig),
+	})
+	r.mu.Unlock()
+}
+
+// handOff queues the batch being filled, so the writer sees every packet
+// tapped so far. Callers hold r.mu.
+func (r *Recorder) handOff() {
+	if r.cur != nil && len(r.cur.ents) > 0 {
+		r.full <- r.cur
+		r.cur = nil
+	}
+}
