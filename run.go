@@ -244,9 +244,14 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 		log.WithFields(logrus.Fields{"received": ks.Received, "dropped": ks.Dropped, "if_dropped": ks.InterfaceDropped}).Info("kernel capture counters")
 	}
 	if fileMode || readErr != nil {
+		var evidence *archive.Stats
+		if recorder != nil {
+			st := recorder.Stats()
+			evidence = &st
+		}
 		printSummary(stderr, summary{
 			source: src.Describe(), counters: counters, flows: agg.Stats(),
-			delivery: dispatcher.Stats(), elapsed: elapsed, err: readErr,
+			delivery: dispatcher.Stats(), evidence: evidence, elapsed: elapsed, err: readErr,
 		})
 	}
 	if readErr != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/archive"
 	"github.com/wherefore/wherefore/capture"
 	"github.com/wherefore/wherefore/flow"
 )
@@ -18,6 +19,7 @@ type summary struct {
 	counters *capture.Counters
 	flows    flow.Stats
 	delivery alert.Stats
+	evidence *archive.Stats
 	elapsed  time.Duration
 	err      error
 }
@@ -66,6 +68,10 @@ func printSummary(w io.Writer, s summary) {
 	}
 	fmt.Fprintln(w)
 	printDelivery(w, s.delivery)
+	if e := s.evidence; e != nil {
+		fmt.Fprintf(w, "  evidence      %d packets logged, %d dropped (writer queue full), %d lost (disk errors); %d archives\n",
+			e.PacketsWritten, e.PacketsDropped, e.PacketsLost, e.Archives)
+	}
 	fmt.Fprintf(w, "  elapsed       %s (%.0f packets/s)\n", s.elapsed.Round(time.Millisecond), rate)
 }
 

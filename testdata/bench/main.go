@@ -30,13 +30,25 @@ func main() {
 		pairs   = flag.Int("pairs", 50_000, "distinct src->dst pairs in the throughput capture")
 		many    = flag.Int("many", 1_000_000, "concurrent src->dst pairs in the memory capture")
 		extra   = flag.String("args", "", "extra wherefore flags for every run, space-separated")
+		genOut  = flag.String("generate", "", "internal: write the capture described by -scenario to this file and exit")
+		scen    = flag.String("scenario", "", "internal: bench or many")
 	)
 	flag.Parse()
+	if *genOut != "" {
+		// Generation runs in a child process: Linux reports a child's peak
+		// RSS as at least its parent's, so the parent must stay small.
+		s := synth.Bench(1, *packets, *pairs)
+		if *scen == "many" {
+			s = synth.Many(1, *many)
+		}
+		generate(*genOut, s)
+		return
+	}
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		fatal(err)
 	}
-	big := capture(*dir, fmt.Sprintf("bench-%d-%d.pcap", *packets, *pairs), synth.Bench(1, *packets, *pairs))
-	mem := capture(*dir, fmt.Sprintf("many-%d.pcap", *many), synth.Many(1, *many))
+	big := capture(*dir, fmt.Sprintf("bench-%d-%d.pcap", *packets, *pairs), "bench")
+	mem := capture(*dir, fmt.Sprintf("many-%d.pcap", *many), "many")
 
 	wf := func(file string, more ...string) []string {
 		args := append([]string{*binary, "-pcapfile", file, "-progress", "off", "-loglevel", "error", "-alerts_file", os.DevNull}, more...)
@@ -50,6 +62,8 @@ func main() {
 		{"tcpdump -r F -w /dev/null", []string{"tcpdump", "-r", big.path, "-w", os.DevNull}},
 		{"wherefore -pcapfile F", wf(big.path)},
 		{"wherefore -pcapfile F -file_reader libpcap", wf(big.path, "-file_reader", "libpcap")},
+		{"wherefore -pcapfile F -archive_dir A", wf(big.path, "-archive_dir", filepath.Join(*dir, "archive"))},
+		{"wherefore -pcapfile F -log_packets -archive_dir A", wf(big.path, "-log_packets", "-archive_dir", filepath.Join(*dir, "archive"), "-l", filepath.Join(*dir, "log"))},
 	}
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		fmt.Println("  (tcpdump not installed: no baseline)")
@@ -60,6 +74,9 @@ func main() {
 	for range *runs {
 		// Interleaved, so a slow moment of the machine hurts every command alike.
 		for i, r := range rows {
+			// Each run starts from empty evidence directories.
+			os.RemoveAll(filepath.Join(*dir, "archive"))
+			os.RemoveAll(filepath.Join(*dir, "log"))
 			results[i] = append(results[i], run(r.argv))
 		}
 	}
@@ -94,20 +111,46 @@ type generated struct {
 	packets int64
 }
 
-// capture generates the scenario once and reuses the file while its
-// parameters (in the name) are the same.
-func capture(dir, name string, s synth.Scenario) generated {
+// capture generates the scenario once, in a child process, and reuses the
+// file while its parameters (in the name) are the same.
+func capture(dir, name, scenario string) generated {
 	path := filepath.Join(dir, name)
 	meta := path + ".packets"
-	if st, err := os.Stat(path); err == nil {
-		if b, err := os.ReadFile(meta); err == nil {
-			var n int64
-			if _, err := fmt.Sscan(string(b), &n); err == nil {
-				return generated{path, st.Size(), n}
-			}
-		}
+	if g, ok := cached(path, meta); ok {
+		return g
 	}
 	fmt.Printf("generating %s ...\n", path)
+	args := append([]string{"-generate", path, "-scenario", scenario}, os.Args[1:]...)
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fatal(err)
+	}
+	g, ok := cached(path, meta)
+	if !ok {
+		fatal(fmt.Errorf("generating %s failed", path))
+	}
+	return g
+}
+
+func cached(path, meta string) (generated, bool) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return generated{}, false
+	}
+	b, err := os.ReadFile(meta)
+	if err != nil {
+		return generated{}, false
+	}
+	var n int64
+	if _, err := fmt.Sscan(string(b), &n); err != nil {
+		return generated{}, false
+	}
+	return generated{path, st.Size(), n}, true
+}
+
+func generate(path string, s synth.Scenario) {
+	meta := path + ".packets"
 	start := time.Now()
 	f, err := os.Create(path + ".tmp")
 	if err != nil {
@@ -132,7 +175,6 @@ func capture(dir, name string, s synth.Scenario) generated {
 	}
 	st, _ := os.Stat(path)
 	fmt.Printf("  %d packets, %d pairs, %s in %s\n", sum.Packets, sum.Pairs, human(st.Size()), time.Since(start).Round(time.Millisecond))
-	return generated{path, st.Size(), sum.Packets}
 }
 
 // warm reads the file once so every measured run finds it in the page cache.
