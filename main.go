@@ -72,6 +72,7 @@ type options struct {
 
 	notify  notifyOptions
 	archive archiveOptions
+	metrics metricsOptions
 
 	progress   string
 	cpuProfile string
@@ -174,6 +175,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 
 	registerNotifyFlags(fs, &o.notify)
 	registerArchiveFlags(fs, &o.archive)
+	registerMetricsFlags(fs, &o.metrics)
 
 	fs.StringVar(&o.progress, "progress", "auto", "progress on standard error while reading a file: auto (when it is a terminal), on, off")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this `file` (for performance reports)")

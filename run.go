@@ -232,8 +232,17 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 	}
 	start := time.Now()
 	progressDone := startProgress(ctx, o, stderr, counters, fileSize(o.pcapfile))
-	statsDone := logKernelStats(ctx, log, src, time.Minute)
+	kernel := new(kernelCache)
+	statsDone := watchKernel(ctx, log, src, kernel, 5*time.Second, time.Minute)
+	stopMetrics, err := startMetrics(o, pipelineStats{counters: counters, kernel: kernel, flows: agg,
+		dispatcher: dispatcher, recorder: recorder, detector: "anomalyzer"}, log)
+	if err != nil {
+		statsDone()
+		return fail(err)
+	}
+	stopWatchdog := notifySystemd(ctx, log, counters, stallAfter(o))
 	readErr := reader.Run(ctx)
+	stopWatchdog()
 	statsDone()
 	progressDone()
 	agg.Close()
@@ -241,8 +250,10 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 	elapsed := time.Since(start)
 
 	if ks, ok := src.Stats(); ok {
+		kernel.store(ks)
 		log.WithFields(logrus.Fields{"received": ks.Received, "dropped": ks.Dropped, "if_dropped": ks.InterfaceDropped}).Info("kernel capture counters")
 	}
+	stopMetrics()
 	if fileMode || readErr != nil {
 		var evidence *archive.Stats
 		if recorder != nil {
@@ -289,10 +300,11 @@ func fileSize(path string) int64 {
 	return st.Size()
 }
 
-// logKernelStats logs libpcap's receive and drop counters every period while
-// a live capture runs, at warning level when packets were dropped since the
-// last report, so an overloaded host shows up in the logs.
-func logKernelStats(ctx context.Context, log *logrus.Logger, src capture.Source, period time.Duration) func() {
+// watchKernel refreshes libpcap's receive and drop counters every refresh
+// (for the metrics) and logs them every logEvery while a live capture runs,
+// at warning level when packets were dropped since the last report, so an
+// overloaded host shows up in the logs.
+func watchKernel(ctx context.Context, log *logrus.Logger, src capture.Source, cache *kernelCache, refresh, logEvery time.Duration) func() {
 	if _, ok := src.Stats(); !ok {
 		return func() {}
 	}
@@ -300,25 +312,31 @@ func logKernelStats(ctx context.Context, log *logrus.Logger, src capture.Source,
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(period)
+		tick := time.NewTicker(refresh)
 		defer tick.Stop()
 		var last capture.KernelStats
+		lastLog := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case now := <-tick.C:
 				ks, ok := src.Stats()
 				if !ok {
 					continue
 				}
+				cache.store(ks)
+				dropped := ks.Dropped > last.Dropped || ks.InterfaceDropped > last.InterfaceDropped
+				if !dropped && now.Sub(lastLog) < logEvery {
+					continue
+				}
 				e := log.WithFields(logrus.Fields{"received": ks.Received, "dropped": ks.Dropped, "if_dropped": ks.InterfaceDropped})
-				if ks.Dropped > last.Dropped || ks.InterfaceDropped > last.InterfaceDropped {
+				if dropped {
 					e.Warn("kernel dropped packets: raise -buffer_size, narrow -f, or reduce load")
 				} else {
 					e.Info("kernel capture counters")
 				}
-				last = ks
+				last, lastLog = ks, now
 			}
 		}
 	}()
@@ -326,4 +344,13 @@ func logKernelStats(ctx context.Context, log *logrus.Logger, src capture.Source,
 		cancel()
 		<-done
 	}
+}
+
+// stallAfter is how long the capture loop may be silent before it counts
+// as stalled: three read timeouts, at least ten seconds.
+func stallAfter(o *options) time.Duration {
+	if o.metrics.stallAfter > 0 {
+		return o.metrics.stallAfter
+	}
+	return max(3*o.wireTO, 10*time.Second)
 }

@@ -25,6 +25,10 @@ type Counters struct {
 	Bytes    atomic.Uint64 // wire bytes of the packets accounted to flows
 	Captured atomic.Uint64 // bytes as stored (record headers excluded), for file progress
 	Skipped  [numSkipReasons]atomic.Uint64
+	// Heartbeat is the wall-clock time (Unix nanoseconds) the loop last
+	// handed on a batch or woke from a read timeout: a stale heartbeat means
+	// capture has stalled (health checks, the systemd watchdog).
+	Heartbeat atomic.Int64
 }
 
 // SkippedSnapshot returns the skip counters by reason.
@@ -64,6 +68,7 @@ func (r *Reader) Run(ctx context.Context) error {
 	if now == nil {
 		now = time.Now
 	}
+	r.Counters.Heartbeat.Store(now().UnixNano())
 	// A read blocked on a quiet pipe would never see ctx; sources that can
 	// be interrupted are, so a signal always stops the loop.
 	if in, ok := r.Source.(interface{ Interrupt() }); ok {
@@ -83,6 +88,7 @@ func (r *Reader) Run(ctx context.Context) error {
 			batch = batch[:0]
 		}
 		c := r.Counters
+		c.Heartbeat.Store(now().UnixNano())
 		c.Packets.Add(packets)
 		c.Bytes.Add(bytes)
 		c.Captured.Add(captured)
