@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,7 +59,8 @@ func TestLiveCaptureOnLoopback(t *testing.T) {
 	port := sink.LocalAddr().(*net.UDPAddr).Port
 
 	cmd := exec.Command(binary, "-i", "lo", "-f", "udp and dst port "+strconv.Itoa(port), "-transfer_interval", "1s",
-		"-w", "200ms", "-alert_min_bytes", "100000", "-alerts_file", "-", "-l", t.TempDir(), "-host", "live-test")
+		"-w", "200ms", "-alert_min_bytes", "100000", "-alerts_file", "-", "-l", t.TempDir(), "-host", "live-test",
+		"-metrics_addr", "127.0.0.1:0")
 	stdout, stderr := newSyncBuffer(), newSyncBuffer()
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
@@ -89,6 +91,21 @@ func TestLiveCaptureOnLoopback(t *testing.T) {
 	burstStart := time.Now().Truncate(time.Second)
 	send(400)
 	time.Sleep(2500 * time.Millisecond) // let the interval close on the wall clock
+
+	// The kernel's counters reach the metrics while capture runs.
+	addr := regexp.MustCompile(`addr="?([0-9.:]+)`).FindStringSubmatch(stderr.String())
+	if addr == nil {
+		t.Fatalf("no metrics address:\n%s", stderr.String())
+	}
+	m := scrape(t, "http://"+addr[1]+"/metrics")
+	for _, name := range []string{"wherefore_kernel_received_total", "wherefore_kernel_dropped_total", "wherefore_kernel_interface_dropped_total"} {
+		if _, ok := m[name]; !ok {
+			t.Errorf("metric %s missing in live mode", name)
+		}
+	}
+	if m["wherefore_kernel_received_total"] < 400 {
+		t.Errorf("kernel received %v packets, want the burst's 400 at least", m["wherefore_kernel_received_total"])
+	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
