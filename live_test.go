@@ -121,6 +121,14 @@ func TestLiveCaptureOnLoopback(t *testing.T) {
 	if a.Key != "127.0.0.1->127.0.0.1" || a.Packets < 400 || a.Bytes < 400*1428 || a.Host != "live-test" || a.IntervalSeconds != 1 {
 		t.Fatalf("alert %+v", a)
 	}
+	// The sending socket is this test's: process attribution names it.
+	var mine bool
+	for _, p := range a.Process {
+		mine = mine || p.PID == os.Getpid()
+	}
+	if !mine {
+		t.Errorf("process attribution did not find this test (pid %d): %+v, note %q", os.Getpid(), a.Process, a.ProcessNote)
+	}
 	if d := a.IntervalStart.Sub(burstStart); d < -time.Second || d > time.Second {
 		t.Fatalf("alert interval %s, burst sent at %s", a.IntervalStart, burstStart)
 	}

@@ -73,10 +73,13 @@ type options struct {
 	notify  notifyOptions
 	archive archiveOptions
 	metrics metricsOptions
+	process processOptions
 
-	progress   string
-	cpuProfile string
-	version    bool
+	progress      string
+	cpuProfile    string
+	configFile    string
+	exampleConfig bool
+	version       bool
 }
 
 // boundFlag is a float flag whose zero state is "unset" (anomaly.NA), so
@@ -176,8 +179,11 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	registerNotifyFlags(fs, &o.notify)
 	registerArchiveFlags(fs, &o.archive)
 	registerMetricsFlags(fs, &o.metrics)
+	registerProcessFlags(fs, &o.process)
 
 	fs.StringVar(&o.progress, "progress", "auto", "progress on standard error while reading a file: auto (when it is a terminal), on, off")
+	fs.StringVar(&o.configFile, "config", "", "YAML config `file`: one key per flag name; command-line flags override it; SIGHUP rereads it")
+	fs.BoolVar(&o.exampleConfig, "example_config", false, "print a config file with every key at its default, and exit")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this `file` (for performance reports)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 
@@ -204,23 +210,23 @@ func main() {
 
 // run parses flags and runs wherefore, returning the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	var o options
-	fs := newFlagSet(&o, stderr)
-	if err := fs.Parse(args); err != nil {
+	o, fs, explicit, err := parseFlagSet(args, stderr)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "wherefore: unexpected argument %q (flags start with -; see -h)\n", strings.Join(fs.Args(), " "))
+		if !strings.Contains(err.Error(), "flag provided but not defined") && !strings.Contains(err.Error(), "invalid value") {
+			fmt.Fprintln(stderr, "wherefore:", err)
+		}
 		return 2
 	}
 	if o.version {
 		fmt.Fprintln(stdout, "wherefore", version)
 		return 0
 	}
-	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	return runPipeline(&o, explicit, stdout, stderr)
+	if o.exampleConfig {
+		fmt.Fprint(stdout, exampleConfig())
+		return 0
+	}
+	return runPipeline(o, fs, args, explicit, stdout, stderr)
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
-	"github.com/wherefore/wherefore/alert"
 	"github.com/wherefore/wherefore/archive"
 	"github.com/wherefore/wherefore/capture"
 	"github.com/wherefore/wherefore/flow"
@@ -35,12 +34,12 @@ func registerMetricsFlags(fs *flag.FlagSet, m *metricsOptions) {
 // is read with its own snapshot method at scrape time, so metrics cost the
 // hot path nothing.
 type pipelineStats struct {
-	counters   *capture.Counters
-	kernel     *kernelCache
-	flows      *flow.Aggregator
-	dispatcher *alert.Dispatcher
-	recorder   *archive.Recorder // nil without evidence
-	detector   string
+	counters *capture.Counters
+	kernel   *kernelCache
+	flows    *flow.Aggregator
+	alerting *alerting
+	recorder *archive.Recorder // nil without evidence
+	detector string
 }
 
 // kernelCache holds the latest libpcap counters. Asking libpcap at scrape
@@ -155,7 +154,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter("alerts", float64(f.Alerts), s.detector)
 	counter("resolved", float64(f.Resolved))
 
-	a := s.dispatcher.Stats()
+	a := s.alerting.current().Stats()
 	gauge("alert_queue", float64(a.QueueDepth))
 	counter("alert_overflow", float64(a.Overflow))
 	counter("suppressed", float64(a.Cooldown), "cooldown")

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -84,7 +84,7 @@ func validate(o *options) error {
 
 // runPipeline wires capture -> flow -> alert and runs until the capture ends
 // or a signal arrives.
-func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer) int {
+func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[string]bool, stdout, stderr io.Writer) int {
 	log, err := newLogger(o.logLevel, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "wherefore:", err)
@@ -95,6 +95,9 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 		return 2
 	}
 	if err := validate(o); err != nil {
+		return fail(err)
+	}
+	if err := o.process.validate(); err != nil {
 		return fail(err)
 	}
 	acfg := anomalyConfig(o)
@@ -155,10 +158,23 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 		enrich = archiveEnricher(recorder, log)
 		tap = recorder.Tap
 	}
-	dispatcher, err := newDispatcher(o, log, record, remote, spoolDir, fileMode, enrich)
+	owners, err := openSocketOwners(o.process, fileMode, log)
 	if err != nil {
 		return fail(err)
 	}
+	// Processes are looked up before archiving: sockets vanish, while
+	// archiving takes time moving files.
+	processOn := func(opts *options) func(context.Context, *alert.Alert) {
+		if owners == nil || !opts.process.lookup {
+			return nil
+		}
+		return processEnricher(owners)
+	}
+	dispatcher, err := newDispatcher(o, log, record, remote, spoolDir, fileMode, chainEnrichers(processOn(o), enrich))
+	if err != nil {
+		return fail(err)
+	}
+	al := &alerting{d: dispatcher}
 	// The dispatcher closes before the recorder (deferred earlier, so run
 	// later): alerts still queued need the recorder to archive their packets.
 	dispatcherClosed := false
@@ -169,7 +185,7 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 		dispatcherClosed = true
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		if err := dispatcher.Close(ctx); err != nil {
+		if err := al.current().Close(ctx); err != nil {
 			log.WithError(err).Warn("alert delivery did not finish; what is left is spooled for the next start")
 		}
 	}
@@ -186,26 +202,20 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 		Filter:       filter,
 		Host:         o.host,
 		Seed:         o.seed,
-		NewDetector: func(rng *rand.Rand) anomaly.Detector {
-			d, err := anomaly.NewAnomalyzer(acfg, rng)
-			if err != nil {
-				panic(err) // validated above
-			}
-			return d
-		},
-		Baseline: func(series []float64) float64 { return anomaly.ReferenceMean(series, acfg) },
+		NewDetector:  detectorFactory(acfg),
+		Baseline:     func(series []float64) float64 { return anomaly.ReferenceMean(series, acfg) },
 	}
-	agg, err := flow.New(fcfg, func(alerts []*alert.Alert) {
-		for _, a := range alerts {
-			dispatcher.Submit(a)
-		}
-	})
+	agg, err := flow.New(fcfg, al.submit)
 	if err != nil {
 		return fail(err)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	stopHUP := handleSIGHUP(ctx, &reloader{args: args, current: fs, log: log, stdout: stdout, fileMode: fileMode,
+		spoolDir: spoolDir, enrich: enrich, alerting: al, agg: agg, processOn: processOn})
+	defer stopHUP()
 
 	counters := new(capture.Counters)
 	reader := &capture.Reader{Source: src, Sink: agg, Counters: counters, Tap: tap}
@@ -235,7 +245,7 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 	kernel := new(kernelCache)
 	statsDone := watchKernel(ctx, log, src, kernel, 5*time.Second, time.Minute)
 	stopMetrics, err := startMetrics(o, pipelineStats{counters: counters, kernel: kernel, flows: agg,
-		dispatcher: dispatcher, recorder: recorder, detector: "anomalyzer"}, log)
+		alerting: al, recorder: recorder, detector: "anomalyzer"}, log)
 	if err != nil {
 		statsDone()
 		return fail(err)
@@ -262,7 +272,7 @@ func runPipeline(o *options, explicit map[string]bool, stdout, stderr io.Writer)
 		}
 		printSummary(stderr, summary{
 			source: src.Describe(), counters: counters, flows: agg.Stats(),
-			delivery: dispatcher.Stats(), evidence: evidence, elapsed: elapsed, err: readErr,
+			delivery: al.current().Stats(), evidence: evidence, elapsed: elapsed, err: readErr,
 		})
 	}
 	if readErr != nil {

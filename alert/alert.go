@@ -52,6 +52,13 @@ type Alert struct {
 	// the Dispatcher when lookups are enabled and a name was found.
 	SrcName string `json:"src_name,omitempty"`
 	DstName string `json:"dst_name,omitempty"`
+	// Process lists the local processes owning a socket of the flow, when
+	// process attribution is on and Src or Dst is an address of this host.
+	Process []Process `json:"process,omitempty"`
+	// ProcessNote says why Process is empty or how sure it is ("no local
+	// socket: ...", "only unconnected UDP sockets match ..."), so an empty
+	// Process is never a silent mystery.
+	ProcessNote string `json:"process_note,omitempty"`
 	// Suppressed is set only on the rate-limit summary the Dispatcher sends
 	// to remote notifiers: how many firing alerts the rate limit held back
 	// between IntervalStart and Time. Such a summary is never a flow alert.

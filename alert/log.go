@@ -84,6 +84,16 @@ func logFields(a *Alert) logrus.Fields {
 	if a.DstName != "" {
 		f["dst_name"] = a.DstName
 	}
+	if len(a.Process) > 0 {
+		ps := make([]string, len(a.Process))
+		for i, p := range a.Process {
+			ps[i] = p.String()
+		}
+		f["process"] = strings.Join(ps, "; ")
+	}
+	if a.ProcessNote != "" {
+		f["process_note"] = a.ProcessNote
+	}
 	if len(a.Archive) > 0 {
 		f["archive"] = strings.Join(a.Archive, ",")
 	}

@@ -188,6 +188,9 @@ func (o *OpsGenie) Alert(a *Alert) *OpsGenieAlert {
 	if a.DstName != "" {
 		g.Details["dst_name"] = a.DstName
 	}
+	if lines := processLines(a); len(lines) > 0 {
+		g.Details["process"] = strings.Join(lines, "; ")
+	}
 	if len(a.Archive) > 0 {
 		g.Details["archive"] = strings.Join(a.Archive, " ")
 	}
@@ -214,6 +217,9 @@ func describe(a *Alert) string {
 	fmt.Fprintf(&b, "Probability: %.2f (%s)\n", a.Probability, severityOf(a))
 	fmt.Fprintf(&b, "Tests fired: %s\n", strings.Join(FiredTests(a.Tests), ", "))
 	fmt.Fprintf(&b, "Interval: %s to %s UTC\n", a.IntervalStart.UTC().Format("2006-01-02 15:04:05"), a.Time.UTC().Format("15:04:05"))
+	for _, p := range processLines(a) {
+		fmt.Fprintf(&b, "Process: %s\n", p)
+	}
 	for _, p := range a.Archive {
 		fmt.Fprintf(&b, "Archive: %s\n", p)
 	}

@@ -167,6 +167,9 @@ func (s *Slack) attachment(a *Alert) slack.Attachment {
 		{Title: "Tests fired", Value: slackEscape(orDash(strings.Join(FiredTests(a.Tests), ", "))), Short: false},
 		{Title: "Interval", Value: a.IntervalStart.UTC().Format("2006-01-02 15:04:05") + " – " + a.Time.UTC().Format("15:04:05") + " UTC", Short: false},
 	}
+	if lines := processLines(a); len(lines) > 0 {
+		fields = append(fields, slack.AttachmentField{Title: "Process", Value: slackEscape(strings.Join(lines, "\n")), Short: false})
+	}
 	if len(a.Archive) > 0 {
 		fields = append(fields, slack.AttachmentField{Title: "Archive", Value: slackEscape(strings.Join(a.Archive, "\n")), Short: false})
 	}

@@ -2,12 +2,14 @@ package flow
 
 import (
 	"cmp"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/anomaly"
 	"github.com/wherefore/wherefore/capture"
 )
 
@@ -32,6 +34,9 @@ type Aggregator struct {
 	wg       sync.WaitGroup
 	collect  sync.WaitGroup
 	closed   bool
+	// reload holds settings from Reconfigure until the capture goroutine
+	// applies them.
+	reload   atomic.Pointer[Settings]
 	filtered atomic.Uint64
 	late     atomic.Uint64
 	closes   atomic.Uint64
@@ -52,7 +57,7 @@ func New(cfg Config, emit func([]*alert.Alert)) (*Aggregator, error) {
 	}
 	a.pending = make([][]entry, cfg.Shards)
 	for range cfg.Shards {
-		s := newShard(&a.cfg, a.results, batchesPerShd, batchSize)
+		s := newShard(a.cfg, a.results, batchesPerShd, batchSize)
 		a.shards = append(a.shards, s)
 		a.wg.Add(1)
 		go func() {
@@ -124,6 +129,7 @@ func (a *Aggregator) Records(batch []capture.Record) {
 // Idle advances the clock from the wall clock when a live capture is quiet,
 // so intervals still close and quiet flows still resolve and expire.
 func (a *Aggregator) Idle(now time.Time) {
+	a.applyReload()
 	if !a.started {
 		return
 	}
@@ -152,6 +158,7 @@ func (a *Aggregator) flushPending() {
 // advance closes the open interval and opens next. Intervals in between had
 // no packets at all; flows account for them lazily as zeros.
 func (a *Aggregator) advance(next int64) {
+	a.applyReload()
 	a.flushPending()
 	for _, s := range a.shards {
 		s.in <- message{close: true, closeIdx: a.cur, nextIdx: next}
@@ -250,4 +257,44 @@ func (a *Aggregator) Stats() Stats {
 		st.EvalTime += time.Duration(c.evalNanos.Load())
 	}
 	return st
+}
+
+// Settings are what a reload may change without losing flow state.
+type Settings struct {
+	MinBytes     uint64
+	Threshold    float64
+	ResolveAfter int
+	Filter       *Filter
+	NewDetector  func(rng *rand.Rand) anomaly.Detector
+	Baseline     func(series []float64) float64
+}
+
+// Reconfigure validates s and has it take effect from the next interval
+// boundary (or quiet moment of a live capture); every flow keeps its series.
+// It may be called from any goroutine.
+func (a *Aggregator) Reconfigure(s Settings) error {
+	c := a.cfg // only for validation; the copy's other fields are not used
+	c.MinBytes, c.Threshold, c.ResolveAfter, c.Filter, c.NewDetector, c.Baseline =
+		s.MinBytes, s.Threshold, s.ResolveAfter, s.Filter, s.NewDetector, s.Baseline
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	a.reload.Store(&s)
+	return nil
+}
+
+// applyPending runs on the capture goroutine: the router takes the new
+// filter, and every shard its settings, in order with the packets.
+func (a *Aggregator) applyReload() {
+	s := a.reload.Swap(nil)
+	if s == nil {
+		return
+	}
+	a.cfg.MinBytes, a.cfg.Threshold, a.cfg.ResolveAfter, a.cfg.Filter, a.cfg.NewDetector, a.cfg.Baseline =
+		s.MinBytes, s.Threshold, s.ResolveAfter, s.Filter, s.NewDetector, s.Baseline
+	a.flushPending()
+	for _, sh := range a.shards {
+		c := a.cfg
+		sh.in <- message{reconfigure: &c}
+	}
 }

@@ -24,6 +24,8 @@ type message struct {
 	close    bool
 	closeIdx int64
 	nextIdx  int64
+	// reconfigure, when set, replaces the shard's settings and detector.
+	reconfigure *Config
 }
 
 // result is a shard's answer to a close: its hits, in no particular order.
@@ -46,7 +48,9 @@ type shardCounters struct {
 
 // shard owns one table. Only its goroutine touches the table.
 type shard struct {
-	cfg     *Config
+	// cfg is the shard's own copy: a reload replaces it between batches,
+	// so the shard reads it without locks.
+	cfg     Config
 	tab     *table
 	det     anomaly.Detector
 	pcg     *rand.PCG
@@ -64,7 +68,7 @@ type shard struct {
 	counters        shardCounters
 }
 
-func newShard(cfg *Config, out chan<- result, batches, batchSize int) *shard {
+func newShard(cfg Config, out chan<- result, batches, batchSize int) *shard {
 	pcg := rand.NewPCG(cfg.Seed, 0)
 	s := &shard{
 		cfg:     cfg,
@@ -84,6 +88,11 @@ func newShard(cfg *Config, out chan<- result, batches, batchSize int) *shard {
 
 func (s *shard) run() {
 	for m := range s.in {
+		if m.reconfigure != nil {
+			s.cfg = *m.reconfigure
+			s.det = s.cfg.NewDetector(rand.New(s.pcg))
+			continue
+		}
 		if m.entries != nil {
 			s.account(m.entries)
 			s.free <- m.entries[:0]
