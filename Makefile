@@ -46,9 +46,41 @@ bench: build
 	$(GO) run ./testdata/bench -wherefore $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./capture/ ./flow/ ./anomaly/ | tee bench.txt
 
+# Install the daemon: binary with capture capabilities, systemd unit, a
+# config and an environment file for secrets under /etc/wherefore, the
+# wherefore system user and its log and archive directories. Existing
+# config and env files are kept.
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/wherefore
-	$(MAKE) --no-print-directory setcap BIN=$(DESTDIR)$(PREFIX)/bin/wherefore
+	install -D -m 0644 wherefore.service $(DESTDIR)/etc/systemd/system/wherefore.service
+	install -d -m 0750 $(DESTDIR)/etc/wherefore
+	@if [ ! -f $(DESTDIR)/etc/wherefore/wherefore.yaml ]; then \
+		iface=$$(ip -o route show default 2>/dev/null | awk '{print $$5; exit}'); \
+		{ echo "# Written by make install; every key is a flag of wherefore -h."; \
+		  echo "i: $${iface:-eth0}"; \
+		  echo "l: /var/log/wherefore"; \
+		  echo "archive_dir: /var/lib/wherefore/archive"; \
+		  echo "metrics_addr: 127.0.0.1:9120"; \
+		  echo; cat wherefore.example.yaml; } > $(DESTDIR)/etc/wherefore/wherefore.yaml; \
+		chmod 0640 $(DESTDIR)/etc/wherefore/wherefore.yaml; \
+		echo "wrote /etc/wherefore/wherefore.yaml (interface $${iface:-eth0})"; \
+	fi
+	@if [ ! -f $(DESTDIR)/etc/wherefore/wherefore.env ]; then \
+		printf '%s\n' '# Secrets for wherefore, read by systemd (EnvironmentFile); mode 0600.' \
+			'#WHEREFORE_SLACK_URL=https://hooks.slack.com/services/...' \
+			'#WHEREFORE_PAGERDUTY_ROUTING_KEY=...' '#WHEREFORE_WEBHOOK_SECRET=...' \
+			'#WHEREFORE_OPSGENIE_API_KEY=...' > $(DESTDIR)/etc/wherefore/wherefore.env; \
+		chmod 0600 $(DESTDIR)/etc/wherefore/wherefore.env; \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+		id -u wherefore >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /var/lib/wherefore \
+			--shell /usr/sbin/nologin wherefore; \
+		install -d -o wherefore -g wherefore -m 0750 /var/log/wherefore /var/lib/wherefore /var/lib/wherefore/archive; \
+		chgrp wherefore /etc/wherefore /etc/wherefore/wherefore.yaml; \
+		$(MAKE) --no-print-directory setcap BIN=$(PREFIX)/bin/wherefore; \
+		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+		echo "installed: systemctl enable --now wherefore"; \
+	fi
 
 # Let a normal user capture with the binary: only the two capabilities
 # libpcap needs, no root.
