@@ -20,6 +20,7 @@ type archiveOptions struct {
 	maxConnections int
 	logQuotaMB     int
 	archiveQuotaMB int
+	pendingMB      int
 	ringMB         int
 	ringFlowMB     int
 	connIdle       time.Duration
@@ -33,6 +34,7 @@ func registerArchiveFlags(fs *flag.FlagSet, a *archiveOptions) {
 	fs.IntVar(&a.maxConnections, "archive_max_connections", d.MaxConnections, "most connections logged at once with -log_packets (ended, then least recently active, evicted first)")
 	fs.IntVar(&a.logQuotaMB, "archive_log_quota_mb", d.LogDirQuotaMB, "disk quota in `MB` for the per-connection pcaps in -l (oldest deleted first)")
 	fs.IntVar(&a.archiveQuotaMB, "archive_quota_mb", d.ArchiveQuotaMB, "disk quota in `MB` for -archive_dir (oldest alert folders deleted first)")
+	fs.IntVar(&a.pendingMB, "archive_pending_mb", d.PendingMB, "memory in `MB` for the newest packets of each logged connection before they are written to -l (largest buffers written first when full); a connection that ends with no alert while its packets are all in memory costs no file")
 	fs.IntVar(&a.ringMB, "archive_ring_mb", 64, "flight recorder: memory in `MB` for the recent packets of every flow, archived with its alert (used with -archive_dir and without -log_packets; 0: off)")
 	fs.IntVar(&a.ringFlowMB, "archive_ring_flow_mb", d.RingFlowMB, "flight recorder: most `MB` of recent packets kept per flow")
 	fs.DurationVar(&a.connIdle, "archive_conn_idle", d.ConnIdleTimeout, "a logged connection without packets for this long (packet time) has ended")
@@ -56,6 +58,7 @@ func openRecorder(o *options, src capture.Source, log *logrus.Logger) (*archive.
 	cfg.MaxConnections = a.maxConnections
 	cfg.LogDirQuotaMB = a.logQuotaMB
 	cfg.ArchiveQuotaMB = a.archiveQuotaMB
+	cfg.PendingMB = a.pendingMB
 	cfg.RingFlowMB = a.ringFlowMB
 	if o.archiveDir != "" && !o.logPackets {
 		cfg.RingMB = a.ringMB
@@ -65,6 +68,8 @@ func openRecorder(o *options, src capture.Source, log *logrus.Logger) (*archive.
 	// files of a connection that ended must outlive that, with a margin.
 	cfg.Linger = o.interval + 10*time.Second
 	cfg.QueueSize = a.queue
+	// A capture file waits for the disk rather than lose evidence.
+	cfg.Block = o.pcapfile != ""
 	cfg.KeepLeftovers = a.keepLeftovers
 	cfg.Snaplen = src.Snaplen()
 	cfg.LinkType = layers.LinkType(src.LinkType())

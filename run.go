@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -148,13 +149,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		if err != nil {
 			return fail(err)
 		}
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := recorder.Close(ctx); err != nil {
-				log.WithError(err).Error("closing the packet logs")
-			}
-		}()
+		defer closeRecorder(recorder, log)
 		enrich = archiveEnricher(recorder, log)
 		tap = recorder.Tap
 	}
@@ -257,6 +252,10 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 	progressDone()
 	agg.Close()
 	closeDispatcher()
+	if recorder != nil {
+		// Before the summary, so it counts every packet written at Close.
+		closeRecorder(recorder, log)
+	}
 	elapsed := time.Since(start)
 
 	if ks, ok := src.Stats(); ok {
@@ -363,4 +362,13 @@ func stallAfter(o *options) time.Duration {
 		return o.metrics.stallAfter
 	}
 	return max(3*o.wireTO, 10*time.Second)
+}
+
+// closeRecorder flushes and closes every pcap; a second call does nothing.
+func closeRecorder(rec *archive.Recorder, log *logrus.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rec.Close(ctx); err != nil && !errors.Is(err, archive.ErrClosed) {
+		log.WithError(err).Error("closing the packet logs")
+	}
 }

@@ -142,11 +142,6 @@ func TestArchiveHoldsExactlyTheAlertedFlow(t *testing.T) {
 			t.Errorf("%s still in -l: %v", c.base, p)
 		}
 	}
-	for _, c := range []*conv{other, late} {
-		if p := partsOf(t, cfg.LogDir, c.base); len(p) != 1 {
-			t.Errorf("%s: %v in -l, want one file", c.base, p)
-		}
-	}
 
 	// The transfer goes on: its later packets land in a fresh file, and a
 	// repeat alert archives them (and the late connection) only.
@@ -185,6 +180,13 @@ func TestArchiveHoldsExactlyTheAlertedFlow(t *testing.T) {
 	if ents, _ := os.ReadDir(cfg.ArchiveDir); len(ents) != 2 {
 		t.Errorf("archive dir holds %d entries, want the 2 alert folders", len(ents))
 	}
+	// The connection no alert claimed is still whole; Close writes it out.
+	closeRecorder(t, r)
+	if p := partsOf(t, cfg.LogDir, other.base); len(p) != 1 {
+		t.Errorf("%s: %v in -l, want one file", other.base, p)
+	} else {
+		samePackets(t, other.base, readPcap(t, p[0], cfg), other.pkts, false)
+	}
 }
 
 func TestEndedConnectionsLeaveNothing(t *testing.T) {
@@ -206,6 +208,7 @@ func TestEndedConnectionsLeaveNothing(t *testing.T) {
 	s.add(nil, spec{src: hostA, dst: hostC, sport: 5000, dport: 53, proto: protoUDP, payload: 30})
 	s.ts = s.ts.Add(2 * time.Second)
 	s.add(nil, spec{src: hostB, dst: hostC, proto: 1, payload: 56})
+	tapped := len(s.all)
 	s.flush(r)
 
 	eventually(t, "connections to end and -l to empty", func() bool {
@@ -214,8 +217,12 @@ func TestEndedConnectionsLeaveNothing(t *testing.T) {
 		return len(ents) == 0 && st.ConnectionsEnded == 4 && st.Connections == 0
 	})
 	st := r.Stats()
-	if st.ConnectionsEnded != 4 || st.FilesDeleted != 4 || st.Connections != 0 {
-		t.Errorf("stats: %d ended, %d files deleted, %d tracked; want 4, 4, 0", st.ConnectionsEnded, st.FilesDeleted, st.Connections)
+	// Short connections that end unclaimed never reach the disk.
+	if st.ConnectionsEnded != 4 || st.FilesCreated != 0 || st.Connections != 0 {
+		t.Errorf("stats: %d ended, %d files created, %d tracked; want 4, 0, 0", st.ConnectionsEnded, st.FilesCreated, st.Connections)
+	}
+	if st.PacketsDiscarded != uint64(tapped) || st.PacketsWritten != 0 || st.PendingBytes != 0 {
+		t.Errorf("stats: %d discarded, %d written, %d bytes pending; want %d, 0, 0", st.PacketsDiscarded, st.PacketsWritten, st.PendingBytes, tapped)
 	}
 	if ents, _ := os.ReadDir(cfg.ArchiveDir); len(ents) != 0 {
 		t.Errorf("archive dir not empty: %v", ents)

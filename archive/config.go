@@ -31,6 +31,10 @@ type Config struct {
 	// LogDirQuotaMB bounds all files in LogDir; oldest parts go first
 	// (-archive_log_quota_mb).
 	LogDirQuotaMB int
+	// PendingMB is the memory for records not yet written to -l: each
+	// connection's newest records wait there, so a short connection that
+	// ends with no alert costs no file (-archive_pending_mb).
+	PendingMB int
 	// ArchiveQuotaMB bounds ArchiveDir; oldest alert folders go first
 	// (-archive_quota_mb).
 	ArchiveQuotaMB int
@@ -48,8 +52,14 @@ type Config struct {
 	// them. main sets it to -transfer_interval plus a margin.
 	Linger time.Duration
 	// QueueSize is the number of packet batches that may wait for the writer
-	// (-archive_queue); when all are in use, packets are counted and dropped.
+	// (-archive_queue); when all are in use, packets are counted and dropped
+	// (or, with Block, Tap waits).
 	QueueSize int
+	// Block makes Tap wait for the writer when QueueSize batches are queued,
+	// instead of dropping. main sets it when reading a capture file, which
+	// has no kernel buffer to overflow and whose evidence should be whole;
+	// live capture must never wait on a disk.
+	Block bool
 	// KeepLeftovers moves files a previous run left in LogDir into ArchiveDir
 	// instead of deleting them (-archive_keep_leftovers).
 	KeepLeftovers bool
@@ -70,6 +80,7 @@ func DefaultConfig() Config {
 		MaxConnections:  16384,
 		LogDirQuotaMB:   1024,
 		ArchiveQuotaMB:  4096,
+		PendingMB:       64,
 		RingMB:          0,
 		RingFlowMB:      2,
 		ConnIdleTimeout: 2 * time.Minute,
@@ -108,6 +119,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("archive: -archive_max_connections=%d: must be > 0", c.MaxConnections)
 	case c.LogDirQuotaMB < c.MaxLogSizeMB:
 		return fmt.Errorf("archive: -archive_log_quota_mb=%d: must be at least -max_pcap_log_size (%d)", c.LogDirQuotaMB, c.MaxLogSizeMB)
+	case c.LogPackets && c.PendingMB <= 0:
+		return fmt.Errorf("archive: -archive_pending_mb=%d: must be > 0", c.PendingMB)
 	case c.ArchiveQuotaMB <= 0:
 		return fmt.Errorf("archive: -archive_quota_mb=%d: must be > 0", c.ArchiveQuotaMB)
 	case c.ConnIdleTimeout <= 0:

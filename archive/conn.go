@@ -134,17 +134,22 @@ func isPartName(name string) bool {
 type part struct {
 	c    *conn
 	seq  uint64
-	size int64 // bytes on disk plus bytes buffered for it
+	size int64 // bytes on disk plus bytes pending for it
+	// onDisk is set once the file exists; until then the part lives only
+	// in its connection's pending buffer.
+	onDisk bool
 	// prev and next link every part in -l from oldest to newest, so the
 	// quota can delete the oldest file of any connection first.
 	prev, next *part
 }
 
 // Slots of conn.links: a connection is in the active or the ended list
-// (never both), maybe in the open-files list, and in its pair's list.
+// (never both), maybe in the open-files list, maybe in the list of its
+// pending buffer's size class, and in its pair's list.
 const (
 	slotAge = iota
 	slotOpen
+	slotPend
 	slotPair
 	nSlots
 )
@@ -162,12 +167,12 @@ type conn struct {
 	ended       bool
 	endWall     time.Time // wall time of the end or of the latest later packet
 
-	parts   []*part // on disk, oldest first
+	parts   []*part // oldest first; all but cur are on disk
 	cur     *part   // the part being appended to; nil: next packet starts one
 	nextSeq uint64
 
 	f       *os.File // open descriptor of cur, if any
-	buf     []byte   // whole records not yet written; only while open
+	buf     []byte   // cur's pending bytes: whole records, after the header if cur has no file yet
 	bufPkts int
 
 	links  [nSlots]link

@@ -47,8 +47,14 @@
 //
 // # Start and stop
 //
-// Close flushes and closes every file, each a valid pcap, and deletes the
-// files of ended connections. Part files found in -l at start (left by a
+// A connection's newest records wait in memory (PendingMB in all, largest
+// buffers written first when it is spent) until its part is full, it is
+// archived, or Close: a short connection that ends with no alert never
+// costs a file, and a part is usually written in one go. A crash loses
+// what was waiting.
+//
+// Close writes what is waiting, closes every file, each a valid pcap, and
+// deletes the files and waiting records of ended connections. Part files found in -l at start (left by a
 // crash, which can cut at most the last record, or by live connections at
 // the last stop) are deleted, or with KeepLeftovers repaired and moved to
 // <archive_dir>/<start time>_leftover/. A start never fails over them.
@@ -59,7 +65,9 @@
 // closed first, reopened in append mode) and tracks at most MaxConnections
 // connections (least recently active dropped with its files). -l is held
 // under LogDirQuotaMB and -archive_dir under ArchiveQuotaMB, oldest files
-// (or alert folders) deleted first. Tap never blocks: when the writer falls
-// behind, packets are dropped and counted. Failed file operations are
+// (or alert folders) deleted first. On a live link Tap never blocks: when
+// the writer falls behind, packets are dropped and counted. Reading a
+// capture file (Config.Block), Tap waits for the writer instead, so the
+// logs hold every packet. Failed file operations are
 // counted and logged at most once per kind every 10 seconds.
 package archive

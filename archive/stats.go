@@ -16,9 +16,15 @@ type Stats struct {
 	BytesWritten   uint64 // bytes of those records, headers included
 	PacketsDropped uint64 // refused by Tap because the writer queue was full
 	PacketsLost    uint64 // queued but not written: open or write failed
+	// PacketsDiscarded were held in memory and deleted unwritten: with a
+	// connection that ended (or was evicted) with no alert, or with a part
+	// the -l quota deleted.
+	PacketsDiscarded uint64
 
-	FilesOpen    int // descriptors held now
-	MaxFilesOpen int // the most ever held at once
+	FilesOpen    int    // descriptors held now
+	MaxFilesOpen int    // the most ever held at once
+	FilesCreated uint64 // files created in -l
+	PendingBytes int64  // memory holding records not yet written to -l
 
 	Connections        int    // tracked now, ended ones still lingering included
 	ConnectionsEnded   uint64 // by FIN/RST or idle timeout
@@ -65,6 +71,8 @@ var errKindNames = [nErrKinds]string{"open", "write", "close", "remove", "mkdir"
 // by Stats, hence atomics.
 type counters struct {
 	packetsWritten, bytesWritten, packetsDropped, packetsLost atomic.Uint64
+	packetsDiscarded, filesCreated                            atomic.Uint64
+	pendingBytes                                              atomic.Int64
 	filesOpen, maxFilesOpen, connections                      atomic.Int64
 	connsEnded, connsEvicted, rotations, rotationDeletions    atomic.Uint64
 	filesDeleted, quotaDeletions                              atomic.Uint64
@@ -85,6 +93,9 @@ func (r *Recorder) Stats() Stats {
 		BytesWritten:          c.bytesWritten.Load(),
 		PacketsDropped:        c.packetsDropped.Load(),
 		PacketsLost:           c.packetsLost.Load(),
+		PacketsDiscarded:      c.packetsDiscarded.Load(),
+		FilesCreated:          c.filesCreated.Load(),
+		PendingBytes:          c.pendingBytes.Load(),
 		FilesOpen:             int(c.filesOpen.Load()),
 		MaxFilesOpen:          int(c.maxFilesOpen.Load()),
 		Connections:           int(c.connections.Load()),

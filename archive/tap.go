@@ -46,11 +46,12 @@ func (b *batch) reset() {
 }
 
 // Tap copies one packet for the writer; it is the capture.Tap of the
-// recorder. It never blocks on the writer and never touches a file: when
-// every batch is waiting for the writer the packet is dropped and counted in
-// Stats.PacketsDropped. It allocates nothing. Packets without IP addresses
-// cannot belong to a connection and are ignored. Safe for concurrent use,
-// though one capture goroutine is the fast case.
+// recorder. It never touches a file. When every batch is waiting for the
+// writer, it drops the packet and counts it in Stats.PacketsDropped, or,
+// with Config.Block, waits for the writer to free a batch. It allocates
+// nothing. Packets without IP addresses cannot belong to a connection and
+// are ignored. Safe for concurrent use, though one capture goroutine is the
+// fast case.
 func (r *Recorder) Tap(ci gopacket.CaptureInfo, data []byte, rec *capture.Record) {
 	if !r.enabled || rec == nil || !rec.Src.IsValid() || !rec.Dst.IsValid() {
 		return
@@ -64,24 +65,25 @@ func (r *Recorder) Tap(ci gopacket.CaptureInfo, data []byte, rec *capture.Record
 		orig = n
 	}
 	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return
-	}
 	b := r.cur
-	if b == nil || len(b.ents) == cap(b.ents) || len(b.arena)+n > cap(b.arena) {
+	for b == nil || len(b.ents) == cap(b.ents) || len(b.arena)+n > cap(b.arena) {
+		if r.closed {
+			r.mu.Unlock()
+			return
+		}
 		if b != nil {
 			r.full <- b
 			r.cur = nil
 		}
-		select {
-		case b = <-r.free:
-			r.cur = b
-		default:
+		if b = r.takeFree(); b == nil {
 			r.mu.Unlock()
 			r.st.packetsDropped.Add(1)
 			return
 		}
+	}
+	if r.closed {
+		r.mu.Unlock()
+		return
 	}
 	off := len(b.arena)
 	b.arena = append(b.arena, data[:n]...)
@@ -93,6 +95,40 @@ func (r *Recorder) Tap(ci gopacket.CaptureInfo, data []byte, rec *capture.Record
 		origLen: uint32(orig),
 	})
 	r.mu.Unlock()
+}
+
+// takeFree makes a free batch current and returns it, or nil when the
+// packet is to be dropped. Callers hold r.mu and r.cur is nil. In Block mode
+// it waits for the writer without holding r.mu, which the writer takes on
+// its tick; it returns whatever is current when it wakes, which another
+// Tap may have set meanwhile.
+func (r *Recorder) takeFree() *batch {
+	select {
+	case b := <-r.free:
+		r.cur = b
+		return b
+	default:
+	}
+	if !r.cfg.Block {
+		return nil
+	}
+	r.mu.Unlock()
+	var b *batch
+	select {
+	case b = <-r.free:
+	case <-r.done:
+		// The writer is gone (Close): nothing will free a batch again.
+	}
+	r.mu.Lock()
+	if b == nil {
+		return nil
+	}
+	if r.cur != nil {
+		r.free <- b // never blocks: b came from free
+		return r.cur
+	}
+	r.cur = b
+	return b
 }
 
 // handOff queues the batch being filled, so the writer sees every packet

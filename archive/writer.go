@@ -19,10 +19,6 @@ const (
 	dirMode  = 0o750
 )
 
-// bufSize is the write buffer of one open file: a few full-size packets per
-// write system call, and MaxOpenFiles of them stay small.
-const bufSize = 16 << 10
-
 // openRetry is how long file creation rests after a failure, so a full disk
 // or a bad directory costs one failed system call per interval, not one per
 // packet.
@@ -39,20 +35,24 @@ type writer struct {
 	partMax int64
 	quota   int64
 
-	conns   map[connKey]*conn
-	active  connList // by last packet, most recent first
-	ended   connList // ended, waiting out Linger before deletion
-	open    connList // holding a descriptor, most recently written first
-	pairs   map[pairKey]*connList
-	oldest  *part // every part on disk, oldest first
-	newest  *part
-	bytes   int64 // all parts, buffered bytes included
-	bufs    [][]byte
-	now     int64     // newest packet time seen
-	nowWall time.Time // wall clock when now last moved
-	wall    time.Time // wall clock at the current batch
-	noOpen  time.Time // file creation rests until then
-	ring    *ring
+	conns  map[connKey]*conn
+	active connList // by last packet, most recent first
+	ended  connList // ended, waiting out Linger before deletion
+	open   connList // holding a descriptor, most recently written first
+	pairs  map[pairKey]*connList
+	oldest *part // every part on disk, oldest first
+	newest *part
+	bytes  int64 // all parts, pending bytes included
+
+	pend      [pendClasses]connList // connections with pending records, by buffer class
+	pendBytes int64                 // capacity of all pending buffers
+	pendMax   int64
+	pool      bufPool
+	now       int64     // newest packet time seen
+	nowWall   time.Time // wall clock when now last moved
+	wall      time.Time // wall clock at the current batch
+	noOpen    time.Time // file creation rests until then
+	ring      *ring
 }
 
 func newWriter(cfg *Config, st *counters, errs *errLog, log *logrus.Logger) *writer {
@@ -69,7 +69,12 @@ func newWriter(cfg *Config, st *counters, errs *errLog, log *logrus.Logger) *wri
 		ended:   connList{slot: slotAge},
 		open:    connList{slot: slotOpen},
 		pairs:   make(map[pairKey]*connList),
+		pendMax: int64(cfg.PendingMB) * mib,
 	}
+	for k := range w.pend {
+		w.pend[k].slot = slotPend
+	}
+	w.pool.max = max(w.pendMax/8, pendMaxBuf)
 	if !cfg.LogPackets && cfg.RingMB > 0 {
 		w.ring = newRing(cfg, w.hdr, st)
 	}
@@ -180,7 +185,9 @@ func (w *writer) end(c *conn) {
 	c.ended = true
 	c.endWall = w.wall
 	w.ended.pushFront(c)
-	w.closeFile(c)
+	// Pending records stay in memory: unclaimed, they are dropped with the
+	// connection and never cost a file.
+	w.release(c)
 	w.st.connsEnded.Add(1)
 }
 
@@ -201,17 +208,21 @@ func (w *writer) expire() {
 	// time far ahead of the dispatcher that will ask for these files.
 	linger := w.cfg.Linger
 	for c := w.ended.tail; c != nil && now-c.last >= linger.Nanoseconds() && w.wall.Sub(c.endWall) >= linger; c = w.ended.tail {
-		w.st.filesDeleted.Add(uint64(len(c.parts)))
 		w.drop(c)
 	}
 }
 
-// drop forgets a connection and deletes its files.
+// drop forgets a connection and deletes its files and pending records.
 func (w *writer) drop(c *conn) {
+	w.st.packetsDiscarded.Add(uint64(c.bufPkts))
+	w.dropPending(c)
 	for len(c.parts) > 0 {
+		if c.parts[0].onDisk {
+			w.st.filesDeleted.Add(1)
+		}
 		w.deletePart(c.parts[0])
 	}
-	w.closeFile(c)
+	w.release(c)
 	w.ageList(c).remove(c)
 	if pl := w.pairs[c.pair]; pl != nil {
 		pl.remove(c)
@@ -232,38 +243,68 @@ func (w *writer) ageList(c *conn) *connList {
 
 // write appends one record to c's current part, rotating first if the
 // record would not fit; a part always takes at least one record, so a
-// record larger than a part gets a part of its own.
+// record larger than a part gets a part of its own. The record waits in
+// c's pending buffer (pending.go) until the part is full or the budget
+// needs the memory.
 func (w *writer) write(c *conn, ts int64, data []byte, origLen uint32) {
 	need := recordLen(len(data))
 	if c.cur != nil && c.cur.size+need > w.partMax && c.cur.size > pcapHeaderLen {
-		w.closeFile(c)
+		// The part is complete and never written again: out with it, and
+		// its descriptor.
+		w.flush(c)
+		w.release(c)
 		c.cur = nil
 		w.st.rotations.Add(1)
 	}
-	if !w.ensureOpen(c) {
-		w.st.packetsLost.Add(1)
-		return
+	if c.cur != nil && len(c.buf)+int(need) > pendMaxBuf {
+		w.flush(c)
 	}
-	if len(c.buf) > 0 && len(c.buf)+int(need) > bufSize {
-		if !w.flush(c) {
-			w.st.packetsLost.Add(1)
-			return
-		}
+	if c.cur == nil {
+		w.startPart(c)
 	}
+	w.hold(c, int(need))
 	c.buf = w.hdr.appendRecord(c.buf, ts, data, origLen)
 	c.bufPkts++
 	c.cur.size += need
 	w.bytes += need
-	if len(c.buf) >= bufSize {
-		w.flush(c)
-	}
+	w.spill()
 	for w.bytes > w.quota && w.oldest != nil {
+		if q := w.oldest.c; q.cur == w.oldest {
+			// Deleted by choice, not by a disk error.
+			w.st.packetsDiscarded.Add(uint64(q.bufPkts))
+			w.dropPending(q)
+		}
 		w.deletePart(w.oldest)
 		w.st.quotaDeletions.Add(1)
 	}
 }
 
-// ensureOpen makes c's current part exist and hold a descriptor.
+// startPart begins c's next part in memory, its header first in the
+// pending buffer; the file comes with the first flush. A part too many
+// takes the connection's oldest with it.
+func (w *writer) startPart(c *conn) {
+	p := &part{c: c, seq: c.nextSeq, size: pcapHeaderLen}
+	c.nextSeq++
+	c.parts = append(c.parts, p)
+	c.cur = p
+	w.bytes += pcapHeaderLen
+	p.prev = w.newest
+	if w.newest != nil {
+		w.newest.next = p
+	} else {
+		w.oldest = p
+	}
+	w.newest = p
+	w.hold(c, pcapHeaderLen)
+	c.buf = w.hdr.appendHeader(c.buf)
+	if len(c.parts) > w.cfg.MaxRotations {
+		w.deletePart(c.parts[0])
+		w.st.rotationDeletions.Add(1)
+	}
+}
+
+// ensureOpen gives c's current part a descriptor, creating its file if it
+// has none yet.
 func (w *writer) ensureOpen(c *conn) bool {
 	if c.f != nil {
 		w.open.moveToFront(c)
@@ -273,65 +314,31 @@ func (w *writer) ensureOpen(c *conn) bool {
 		return false
 	}
 	for w.open.n >= w.cfg.MaxOpenFiles {
-		w.closeFile(w.open.tail)
+		w.release(w.open.tail)
 	}
-	if c.cur != nil {
-		f, err := os.OpenFile(w.path(c.cur), os.O_WRONLY|os.O_APPEND, 0)
-		if err == nil {
-			w.opened(c, f)
-			return true
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
+	p := c.cur
+	if p.onDisk {
+		f, err := os.OpenFile(w.path(p), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
 			w.openFailed(c, err)
 			return false
 		}
-		// Deleted behind our back: start a new part.
-		w.forgetPart(c.cur)
-		c.cur = nil
+		w.opened(c, f)
+		return true
 	}
-	p := &part{c: c, seq: c.nextSeq}
-	path := w.path(p)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fileMode)
+	f, err := os.OpenFile(w.path(p), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fileMode)
 	if err != nil {
 		w.openFailed(c, err)
 		return false
 	}
-	// The header goes out on its own so that a later failed write, which is
-	// undone by truncating, can never take the header with it.
-	var hb [pcapHeaderLen]byte
-	if _, err := f.Write(w.hdr.appendHeader(hb[:0])); err != nil {
-		f.Close()
-		os.Remove(path)
-		w.openFailed(c, err)
-		return false
-	}
-	c.nextSeq++
-	p.size = pcapHeaderLen
-	w.bytes += pcapHeaderLen
-	c.parts = append(c.parts, p)
-	c.cur = p
-	p.prev = w.newest
-	if w.newest != nil {
-		w.newest.next = p
-	} else {
-		w.oldest = p
-	}
-	w.newest = p
+	p.onDisk = true
+	w.st.filesCreated.Add(1)
 	w.opened(c, f)
-	if len(c.parts) > w.cfg.MaxRotations {
-		w.deletePart(c.parts[0])
-		w.st.rotationDeletions.Add(1)
-	}
 	return true
 }
 
 func (w *writer) opened(c *conn, f *os.File) {
 	c.f = f
-	if n := len(w.bufs); n > 0 {
-		c.buf, w.bufs = w.bufs[n-1][:0], w.bufs[:n-1]
-	} else {
-		c.buf = make([]byte, 0, bufSize)
-	}
 	w.open.pushFront(c)
 	n := w.st.filesOpen.Add(1)
 	if n > w.st.maxFilesOpen.Load() {
@@ -344,47 +351,60 @@ func (w *writer) openFailed(c *conn, err error) {
 	w.errs.report(errOpen, err, logrus.Fields{"connection": c.base, "dir": w.cfg.LogDir})
 }
 
-// flush writes c's buffered records. On failure the file is cut back to its
-// last whole record, so it stays a valid pcap; the records are lost and
-// counted.
+// flush writes c's pending records in one write, creating the part's file
+// first if it has none. On failure the file is cut back to its last whole
+// record, so it stays a valid pcap (a new file that did not get its header
+// is deleted); the records are lost and counted.
 func (w *writer) flush(c *conn) bool {
 	if len(c.buf) == 0 {
 		return true
+	}
+	p := c.cur
+	if !w.ensureOpen(c) {
+		w.lose(c)
+		return false
 	}
 	n, err := c.f.Write(c.buf)
 	if err == nil {
 		w.st.packetsWritten.Add(uint64(c.bufPkts))
 		w.st.bytesWritten.Add(uint64(n))
-		c.buf, c.bufPkts = c.buf[:0], 0
+		w.dropPending(c)
 		return true
 	}
-	w.errs.report(errWrite, err, logrus.Fields{"file": w.path(c.cur)})
-	w.st.packetsLost.Add(uint64(c.bufPkts))
-	good := c.cur.size - int64(len(c.buf))
-	c.cur.size = good
-	w.bytes -= int64(len(c.buf))
-	c.buf, c.bufPkts = c.buf[:0], 0
+	w.errs.report(errWrite, err, logrus.Fields{"file": w.path(p)})
+	good := p.size - int64(len(c.buf))
+	if good < pcapHeaderLen {
+		w.deletePart(p) // the header was in this write
+		return false
+	}
 	if n > 0 {
 		if terr := c.f.Truncate(good); terr != nil {
 			// A partial record we cannot cut would spoil the file.
-			w.errs.report(errWrite, terr, logrus.Fields{"file": w.path(c.cur)})
-			w.deletePart(c.cur)
+			w.errs.report(errWrite, terr, logrus.Fields{"file": w.path(p)})
+			w.deletePart(p)
+			return false
 		}
 	}
+	w.lose(c)
 	return false
 }
 
-// closeFile flushes and releases c's descriptor; the part stays current and
-// is reopened in append mode when the next packet comes.
-func (w *writer) closeFile(c *conn) {
-	if c.f == nil {
-		return
+// lose gives up c's pending records: counted as lost, the part shrinks back
+// to what its file holds, or is forgotten if it has no file.
+func (w *writer) lose(c *conn) {
+	w.st.packetsLost.Add(uint64(c.bufPkts))
+	if p := c.cur; p.onDisk {
+		p.size -= int64(len(c.buf))
+		w.bytes -= int64(len(c.buf))
+	} else {
+		w.forgetPart(p)
+		c.cur = nil
 	}
-	w.flush(c)
-	w.release(c)
+	w.dropPending(c)
 }
 
-// release closes c's descriptor without writing what is buffered.
+// release closes c's descriptor; pending records stay pending, and the part
+// is reopened in append mode when they are written.
 func (w *writer) release(c *conn) {
 	if c.f == nil {
 		return
@@ -393,26 +413,24 @@ func (w *writer) release(c *conn) {
 		w.errs.report(errClose, err, logrus.Fields{"connection": c.base})
 	}
 	c.f = nil
-	if cap(c.buf) <= 4*bufSize { // a buffer grown by a giant record is let go
-		w.bufs = append(w.bufs, c.buf[:0])
-	}
-	c.buf, c.bufPkts = nil, 0
 	w.open.remove(c)
 	w.st.filesOpen.Add(-1)
 }
 
-// deletePart removes a part's file and forgets it.
+// deletePart removes a part's file, if it has one, and forgets it; the
+// current part's pending records go with it, counted as lost.
 func (w *writer) deletePart(p *part) {
 	c := p.c
 	if c.cur == p {
-		if c.bufPkts > 0 {
-			w.st.packetsLost.Add(uint64(c.bufPkts))
-		}
+		w.st.packetsLost.Add(uint64(c.bufPkts))
+		w.dropPending(c)
 		w.release(c)
 		c.cur = nil
 	}
-	if err := os.Remove(w.path(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		w.errs.report(errRemove, err, logrus.Fields{"file": w.path(p)})
+	if p.onDisk {
+		if err := os.Remove(w.path(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			w.errs.report(errRemove, err, logrus.Fields{"file": w.path(p)})
+		}
 	}
 	w.forgetPart(p)
 }
@@ -444,13 +462,10 @@ func (w *writer) path(p *part) string {
 	return filepath.Join(w.cfg.LogDir, partName(p.c.base, p.seq))
 }
 
-// tick runs on the writer's timer: buffered records reach the disk within a
-// tick even on a quiet link, and lingering files are deleted on time.
+// tick runs on the writer's timer, so lingering files are deleted on time
+// even on a quiet link.
 func (w *writer) tick() {
 	w.wall = time.Now()
-	for c := w.open.head; c != nil; c = c.links[slotOpen].next {
-		w.flush(c)
-	}
 	w.expire()
 	w.publish()
 }
@@ -459,6 +474,7 @@ func (w *writer) tick() {
 func (w *writer) publish() {
 	w.st.connections.Store(int64(len(w.conns)))
 	w.st.logDirBytes.Store(w.bytes)
+	w.st.pendingBytes.Store(w.pendBytes)
 	if w.ring != nil {
 		w.st.ringBytes.Store(int64(w.ring.chunks) * ringChunk)
 		w.st.ringFlows.Store(int64(len(w.ring.flows)))
@@ -485,27 +501,31 @@ func (w *writer) detach(pair pairKey, until int64) []movedFile {
 		if until != 0 && c.first >= until {
 			continue
 		}
-		w.closeFile(c)
+		w.flush(c) // pending records belong in the archive too
+		w.release(c)
 		c.cur = nil
 		for len(c.parts) > 0 {
 			p := c.parts[0]
-			files = append(files, movedFile{path: w.path(p), size: p.size, rank: len(c.parts) - 1})
+			if p.onDisk { // always, unless the flush failed
+				files = append(files, movedFile{path: w.path(p), size: p.size, rank: len(c.parts) - 1})
+			}
 			w.forgetPart(p)
 		}
 	}
 	return files
 }
 
-// shutdown flushes and closes every file. Files of ended connections are
-// deleted: nothing can claim them any more. Files of live connections stay,
-// valid, for the next start to treat as leftovers.
+// shutdown writes every pending record and closes every file. Files and
+// pending records of ended connections are deleted: nothing can claim them
+// any more. Files of live connections stay, valid, for the next start to
+// treat as leftovers.
 func (w *writer) shutdown() {
 	for c := w.ended.tail; c != nil; c = w.ended.tail {
-		w.st.filesDeleted.Add(uint64(len(c.parts)))
 		w.drop(c)
 	}
-	for c := w.open.head; c != nil; c = w.open.head {
-		w.closeFile(c)
+	for c := w.active.head; c != nil; c = c.links[slotAge].next {
+		w.flush(c)
+		w.release(c)
 	}
 	w.publish()
 }

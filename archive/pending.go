@@ -1,0 +1,107 @@
+package archive
+
+import "math/bits"
+
+// Pending records. A connection's newest records wait in memory, in the
+// buffer of its current part, until the part is full, the connection is
+// archived, the recorder closes, or the memory budget (PendingMB) needs the
+// room. A part whose records have all waited has no file yet: most short
+// connections end, unalerted, before that and cost no file system call at
+// all. The header leads a new part's buffer, so creating a file and writing
+// its first records is one create and one write.
+//
+// Buffers come in size classes, 1 KiB doubling up to pendMaxBuf; the budget
+// counts their capacity, and when it is spent the writer writes out the
+// oldest buffer of the largest class first, which moves the most bytes per
+// system call and leaves the small connections, the likely short ones, in
+// memory.
+
+const (
+	pendMinBuf  = 1 << 10
+	pendClasses = 11
+	// pendMaxBuf is one connection's most pending bytes: larger writes gain
+	// nothing. It holds any record (maxSnaplen) with a file header.
+	pendMaxBuf = pendMinBuf << (pendClasses - 1)
+)
+
+// pendClass is the smallest class whose buffers hold n bytes.
+func pendClass(n int) int {
+	if n <= pendMinBuf {
+		return 0
+	}
+	return bits.Len(uint(n-1)) - bits.Len(pendMinBuf-1)
+}
+
+// bufPool keeps emptied buffers by class for reuse, up to max bytes, so a
+// steady stream allocates nothing.
+type bufPool struct {
+	free  [pendClasses][][]byte
+	bytes int64
+	max   int64
+}
+
+func (p *bufPool) get(class int) []byte {
+	if n := len(p.free[class]); n > 0 {
+		b := p.free[class][n-1]
+		p.free[class][n-1] = nil
+		p.free[class] = p.free[class][:n-1]
+		p.bytes -= int64(cap(b))
+		return b[:0]
+	}
+	return make([]byte, 0, pendMinBuf<<class)
+}
+
+func (p *bufPool) put(b []byte) {
+	if p.bytes+int64(cap(b)) > p.max {
+		return // the garbage collector takes it
+	}
+	k := pendClass(cap(b))
+	p.free[k] = append(p.free[k], b[:0])
+	p.bytes += int64(cap(b))
+}
+
+// hold makes room for n more bytes in c's pending buffer, moving it up a
+// class (or more) when it is full.
+func (w *writer) hold(c *conn, n int) {
+	if len(c.buf)+n <= cap(c.buf) {
+		return
+	}
+	old := c.buf
+	k := pendClass(len(old) + n)
+	b := append(w.pool.get(k), old...)
+	if old != nil {
+		w.unlinkPending(c)
+		w.pool.put(old)
+	}
+	c.buf = b
+	w.pend[k].pushFront(c)
+	w.pendBytes += int64(cap(b))
+}
+
+// dropPending lets c's buffer go, written or not.
+func (w *writer) dropPending(c *conn) {
+	if c.buf == nil {
+		return
+	}
+	w.unlinkPending(c)
+	w.pool.put(c.buf)
+	c.buf, c.bufPkts = nil, 0
+}
+
+func (w *writer) unlinkPending(c *conn) {
+	w.pend[pendClass(cap(c.buf))].remove(c)
+	w.pendBytes -= int64(cap(c.buf))
+}
+
+// spill writes out pending buffers, largest class first, until the budget
+// holds again.
+func (w *writer) spill() {
+	for k := pendClasses - 1; k >= 0 && w.pendBytes > w.pendMax; {
+		c := w.pend[k].tail
+		if c == nil {
+			k--
+			continue
+		}
+		w.flush(c) // on failure the records are lost, counted, and the buffer freed all the same
+	}
+}
