@@ -66,8 +66,8 @@ type Decoder struct {
 	loop  layers.Loopback
 	ip4   ipv4Layer
 	ip6   ipv6Layer
-	tcp   layers.TCP
-	udp   layers.UDP
+	tcp   tcpLayer
+	udp   udpLayer
 	icmp4 layers.ICMPv4
 	icmp6 layers.ICMPv6
 
@@ -221,10 +221,9 @@ func (d *Decoder) Decode(ci gopacket.CaptureInfo, data []byte, r *Record) bool {
 			r.Dst = addr16(d.ip6.DstIP)
 			r.Proto = uint8(d.ip6.transport)
 		case layers.LayerTypeTCP:
-			r.SrcPort, r.DstPort = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
-			r.TCPFlags = tcpFlags(&d.tcp)
+			r.SrcPort, r.DstPort, r.TCPFlags = d.tcp.srcPort, d.tcp.dstPort, d.tcp.flags
 		case layers.LayerTypeUDP:
-			r.SrcPort, r.DstPort = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
+			r.SrcPort, r.DstPort = d.udp.srcPort, d.udp.dstPort
 		}
 	}
 	if !haveIP || !r.Src.IsValid() || !r.Dst.IsValid() {
@@ -252,33 +251,4 @@ func addr16(ip []byte) netip.Addr {
 		return netip.Addr{}
 	}
 	return netip.AddrFrom16([16]byte(ip))
-}
-
-func tcpFlags(t *layers.TCP) uint8 {
-	var f uint8
-	if t.FIN {
-		f |= FlagFIN
-	}
-	if t.SYN {
-		f |= FlagSYN
-	}
-	if t.RST {
-		f |= FlagRST
-	}
-	if t.PSH {
-		f |= FlagPSH
-	}
-	if t.ACK {
-		f |= FlagACK
-	}
-	if t.URG {
-		f |= FlagURG
-	}
-	if t.ECE {
-		f |= FlagECE
-	}
-	if t.CWR {
-		f |= FlagCWR
-	}
-	return f
 }
