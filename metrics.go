@@ -154,7 +154,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter("alerts", float64(f.Alerts), s.detector)
 	counter("resolved", float64(f.Resolved))
 
-	a := s.alerting.current().Stats()
+	a := s.alerting.stats()
 	gauge("alert_queue", float64(a.QueueDepth))
 	counter("alert_overflow", float64(a.Overflow))
 	counter("suppressed", float64(a.Cooldown), "cooldown")

@@ -26,6 +26,73 @@ import (
 type alerting struct {
 	mu sync.RWMutex
 	d  *alert.Dispatcher
+	// retired sums the counters of dispatchers a reload replaced, so the
+	// metrics' counters never go backwards.
+	retired alert.Stats
+}
+
+// stats returns the current dispatcher's snapshot plus every retired
+// dispatcher's counters (depths are the current ones).
+func (al *alerting) stats() alert.Stats {
+	al.mu.RLock()
+	defer al.mu.RUnlock()
+	s := al.d.Stats()
+	r := &al.retired
+	s.Submitted += r.Submitted
+	s.Overflow += r.Overflow
+	s.Cooldown += r.Cooldown
+	s.RateLimited += r.RateLimited
+	s.Summaries += r.Summaries
+	s.Dropped += r.Dropped
+	for _, old := range r.Notifiers {
+		found := false
+		for i := range s.Notifiers {
+			if n := &s.Notifiers[i]; n.Name == old.Name {
+				addNotifierCounters(n, &old)
+				found = true
+			}
+		}
+		if !found {
+			old.QueueDepth, old.SpoolDepth = 0, 0
+			s.Notifiers = append(s.Notifiers, old)
+		}
+	}
+	return s
+}
+
+func addNotifierCounters(n, old *alert.NotifierStats) {
+	n.Delivered += old.Delivered
+	n.Failed += old.Failed
+	n.Retried += old.Retried
+	n.Suppressed += old.Suppressed
+	n.Spooled += old.Spooled
+	n.Dropped += old.Dropped
+}
+
+// retire adds a closed dispatcher's final counters to the retired sums.
+func (al *alerting) retire(d *alert.Dispatcher) {
+	final := d.Stats()
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	r := &al.retired
+	r.Submitted += final.Submitted
+	r.Overflow += final.Overflow
+	r.Cooldown += final.Cooldown
+	r.RateLimited += final.RateLimited
+	r.Summaries += final.Summaries
+	r.Dropped += final.Dropped
+	for _, n := range final.Notifiers {
+		found := false
+		for i := range r.Notifiers {
+			if r.Notifiers[i].Name == n.Name {
+				addNotifierCounters(&r.Notifiers[i], &n)
+				found = true
+			}
+		}
+		if !found {
+			r.Notifiers = append(r.Notifiers, n)
+		}
+	}
 }
 
 func (al *alerting) submit(alerts []*alert.Alert) {
@@ -186,6 +253,7 @@ func (r *reloader) reload() error {
 		if err := old.Close(ctx); err != nil {
 			r.log.WithError(err).Warn("previous alert delivery did not finish; what is left is spooled")
 		}
+		r.alerting.retire(old)
 	}()
 	r.log.SetLevel(lvl)
 	r.current = fs

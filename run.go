@@ -271,7 +271,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		}
 		printSummary(stderr, summary{
 			source: src.Describe(), counters: counters, flows: agg.Stats(),
-			delivery: al.current().Stats(), evidence: evidence, elapsed: elapsed, err: readErr,
+			delivery: al.stats(), evidence: evidence, elapsed: elapsed, err: readErr,
 		})
 	}
 	if readErr != nil {

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/wherefore/wherefore/alert"
+)
+
+// Counters survive a reload's dispatcher swap: metrics never go backwards.
+func TestAlertingStatsSurviveSwap(t *testing.T) {
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	newD := func() *alert.Dispatcher {
+		cfg := alert.DefaultDispatcherConfig()
+		cfg.Logger = log
+		d, err := alert.NewDispatcher(cfg, []alert.Notifier{alert.NewJSONL(io.Discard)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	submit := func(al *alerting, n int) {
+		for i := range n {
+			al.submit([]*alert.Alert{{Key: "a->b", Time: time.Unix(int64(i), 0)}})
+		}
+	}
+	al := &alerting{d: newD()}
+	submit(al, 3)
+	old := al.swap(newD())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := old.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	al.retire(old)
+	submit(al, 2)
+	if err := al.current().Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := al.stats()
+	if s.Submitted != 5 || len(s.Notifiers) != 1 || s.Notifiers[0].Delivered != 5 {
+		t.Fatalf("stats after a swap: submitted %d, notifiers %+v; want 5 delivered", s.Submitted, s.Notifiers)
+	}
+}
