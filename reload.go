@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -37,36 +38,8 @@ func (al *alerting) stats() alert.Stats {
 	al.mu.RLock()
 	defer al.mu.RUnlock()
 	s := al.d.Stats()
-	r := &al.retired
-	s.Submitted += r.Submitted
-	s.Overflow += r.Overflow
-	s.Cooldown += r.Cooldown
-	s.RateLimited += r.RateLimited
-	s.Summaries += r.Summaries
-	s.Dropped += r.Dropped
-	for _, old := range r.Notifiers {
-		found := false
-		for i := range s.Notifiers {
-			if n := &s.Notifiers[i]; n.Name == old.Name {
-				addNotifierCounters(n, &old)
-				found = true
-			}
-		}
-		if !found {
-			old.QueueDepth, old.SpoolDepth = 0, 0
-			s.Notifiers = append(s.Notifiers, old)
-		}
-	}
+	addCounters(&s, al.retired)
 	return s
-}
-
-func addNotifierCounters(n, old *alert.NotifierStats) {
-	n.Delivered += old.Delivered
-	n.Failed += old.Failed
-	n.Retried += old.Retried
-	n.Suppressed += old.Suppressed
-	n.Spooled += old.Spooled
-	n.Dropped += old.Dropped
 }
 
 // retire adds a closed dispatcher's final counters to the retired sums.
@@ -74,25 +47,7 @@ func (al *alerting) retire(d *alert.Dispatcher) {
 	final := d.Stats()
 	al.mu.Lock()
 	defer al.mu.Unlock()
-	r := &al.retired
-	r.Submitted += final.Submitted
-	r.Overflow += final.Overflow
-	r.Cooldown += final.Cooldown
-	r.RateLimited += final.RateLimited
-	r.Summaries += final.Summaries
-	r.Dropped += final.Dropped
-	for _, n := range final.Notifiers {
-		found := false
-		for i := range r.Notifiers {
-			if r.Notifiers[i].Name == n.Name {
-				addNotifierCounters(&r.Notifiers[i], &n)
-				found = true
-			}
-		}
-		if !found {
-			r.Notifiers = append(r.Notifiers, n)
-		}
-	}
+	addCounters(&al.retired, final)
 }
 
 func (al *alerting) submit(alerts []*alert.Alert) {
@@ -117,6 +72,32 @@ func (al *alerting) swap(d *alert.Dispatcher) *alert.Dispatcher {
 	old := al.d
 	al.d = d
 	return old
+}
+
+// addCounters adds src's counters, not its queue depths, to dst, matching
+// notifiers by name.
+func addCounters(dst *alert.Stats, src alert.Stats) {
+	dst.Submitted += src.Submitted
+	dst.Overflow += src.Overflow
+	dst.Cooldown += src.Cooldown
+	dst.RateLimited += src.RateLimited
+	dst.Summaries += src.Summaries
+	dst.Dropped += src.Dropped
+	for _, n := range src.Notifiers {
+		i := slices.IndexFunc(dst.Notifiers, func(d alert.NotifierStats) bool { return d.Name == n.Name })
+		if i < 0 {
+			n.QueueDepth, n.SpoolDepth = 0, 0
+			dst.Notifiers = append(dst.Notifiers, n)
+			continue
+		}
+		d := &dst.Notifiers[i]
+		d.Delivered += n.Delivered
+		d.Failed += n.Failed
+		d.Retried += n.Retried
+		d.Suppressed += n.Suppressed
+		d.Spooled += n.Spooled
+		d.Dropped += n.Dropped
+	}
 }
 
 // detectorFactory returns a constructor of the anomaly tests for flow shards.
