@@ -5,7 +5,6 @@ import (
 	"flag"
 	"time"
 
-	"github.com/google/gopacket/layers"
 	"github.com/sirupsen/logrus"
 
 	"github.com/wherefore/wherefore/alert"
@@ -72,7 +71,7 @@ func openRecorder(o *options, src capture.Source, log *logrus.Logger) (*archive.
 	cfg.Block = o.pcapfile != ""
 	cfg.KeepLeftovers = a.keepLeftovers
 	cfg.Snaplen = src.Snaplen()
-	cfg.LinkType = layers.LinkType(src.LinkType())
+	cfg.LinkType = src.LinkType()
 	cfg.Nanosecond = src.Nanosecond()
 	return archive.New(cfg, log)
 }

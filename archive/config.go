@@ -66,7 +66,7 @@ type Config struct {
 	// Snaplen, LinkType and Nanosecond describe the capture; every file's
 	// header carries them (-s and the source's link type and resolution).
 	Snaplen    int
-	LinkType   layers.LinkType
+	LinkType   int // a LINKTYPE_ value; an int, since LINUX_SLL2 is 276
 	Nanosecond bool
 }
 
@@ -87,7 +87,7 @@ func DefaultConfig() Config {
 		Linger:          70 * time.Second,
 		QueueSize:       32,
 		Snaplen:         maxSnaplen,
-		LinkType:        layers.LinkTypeEthernet,
+		LinkType:        int(layers.LinkTypeEthernet),
 	}
 }
 

@@ -171,7 +171,7 @@ func readPcap(tb testing.TB, path string, cfg Config) []readBack {
 		tb.Fatalf("libpcap cannot open %s: %v", path, err)
 	}
 	defer h.Close()
-	if fileLinkType(h.LinkType()) != fileLinkType(cfg.LinkType) {
+	if fileLinkType(int(h.LinkType())) != fileLinkType(cfg.LinkType) {
 		tb.Errorf("%s: link type %v, want %v", path, h.LinkType(), cfg.LinkType)
 	}
 	if h.SnapLen() != cfg.snaplen() {

@@ -24,7 +24,7 @@ const (
 // fileHeader describes what every file's global header says.
 type fileHeader struct {
 	snaplen  uint32
-	linkType layers.LinkType
+	linkType int
 	nano     bool
 }
 
@@ -47,9 +47,9 @@ func (h fileHeader) appendHeader(b []byte) []byte {
 // fileLinkType turns the DLT libpcap reports for a live or file source into
 // the LINKTYPE a file must carry. They differ for raw IP: DLT_RAW is 12 on
 // most systems while files say LINKTYPE_RAW, 101.
-func fileLinkType(lt layers.LinkType) layers.LinkType {
+func fileLinkType(lt int) int {
 	if lt == 12 {
-		return layers.LinkTypeRaw
+		return int(layers.LinkTypeRaw)
 	}
 	return lt
 }
