@@ -26,7 +26,14 @@ func TestArchiveIncludesPendingRecords(t *testing.T) {
 	small := &conv{base: "udp_10.0.0.5_5353_203.0.113.9_53"}
 	s.add(small, spec{src: hostA, dst: hostB, sport: 5353, dport: 53, proto: protoUDP, payload: 40})
 	s.flush(r)
+	// The writer works on its own goroutine: wait until it has taken every
+	// batch before checking that both paths are exercised.
+	deadline := time.Now().Add(10 * time.Second)
 	st := r.Stats()
+	for (st.FilesCreated == 0 || st.PendingBytes == 0) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		st = r.Stats()
+	}
 	if st.FilesCreated == 0 || st.PendingBytes == 0 {
 		t.Fatalf("stats: %d files created, %d bytes pending; the test wants both", st.FilesCreated, st.PendingBytes)
 	}
