@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/capture"
 )
 
 // binary is the wherefore command built once for the tests that run it as a
@@ -223,18 +225,19 @@ func TestTruncatedCaptureReportsWhereAndWhatWasAnalysed(t *testing.T) {
 // SIGTERM while reading a pipe: the interval in flight is closed, its alert
 // written, and the process exits 0.
 func TestSIGTERMClosesIntervalInFlight(t *testing.T) {
-	dir := corpus(t)
-	data, err := os.ReadFile(filepath.Join(dir, "traffic", "elcabezzonn__aug16_part2.pcap"))
+	const capture = "testdata/demo.pcap"
+	data, err := os.ReadFile(capture)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "-pcapfile", "-", "-alert_min_bytes", "0", "-anom_delay=false")
+	cmd := exec.Command(binary, "-pcapfile", "-", "-alert_min_bytes", "0", "-anom_delay=false", "-metrics_addr", "127.0.0.1:0")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	var out bytes.Buffer
+	errb := newSyncBuffer()
+	cmd.Stdout, cmd.Stderr = &out, errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -242,8 +245,17 @@ func TestSIGTERMClosesIntervalInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The pipe stays open, as with a live tcpdump upstream; wait until the
-	// whole file was read, then stop.
-	time.Sleep(2 * time.Second)
+	// whole file was read (the packet counter says so), then stop.
+	waitFor(t, errb, "serving /metrics", 10*time.Second)
+	addr := regexp.MustCompile(`addr="?([0-9.:]+)`).FindStringSubmatch(errb.String())
+	want := float64(countPackets(t, capture))
+	deadline := time.Now().Add(30 * time.Second)
+	for scrape(t, "http://"+addr[1]+"/metrics")["wherefore_packets_total"] < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("the whole capture was not read within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -260,9 +272,25 @@ func TestSIGTERMClosesIntervalInFlight(t *testing.T) {
 	}
 	stdin.Close()
 	alerts := parseAlerts(t, out.String())
-	full := runWherefore(t, "-pcapfile", filepath.Join(dir, "traffic", "elcabezzonn__aug16_part2.pcap"), "-alert_min_bytes", "0", "-anom_delay=false")
-	if want := parseAlerts(t, full.stdout); len(alerts) != len(want) {
+	full := runWherefore(t, "-pcapfile", capture, "-alert_min_bytes", "0", "-anom_delay=false")
+	if want := parseAlerts(t, full.stdout); len(alerts) != len(want) || len(want) < 10 {
 		t.Fatalf("%d alerts after SIGTERM, %d reading the file to its end", len(alerts), len(want))
+	}
+}
+
+func countPackets(t *testing.T, path string) int {
+	t.Helper()
+	src, err := capture.OpenFile(path, "", "auto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	n := 0
+	for {
+		if _, _, err := src.ReadPacket(); err != nil {
+			return n
+		}
+		n++
 	}
 }
 

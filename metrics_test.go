@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"os"
@@ -109,8 +111,9 @@ func TestMetricsExistAndMove(t *testing.T) {
 	}
 }
 
-// /healthz fails when the capture loop stops running: a pipe that goes
-// quiet blocks the reader, as a wedged capture would.
+// /healthz fails when the capture loop stops running. A quiet gzip stream
+// on standard input blocks the reader for good (gzip input is not polled),
+// as a wedged capture would.
 func TestHealthzFailsWhenCaptureStalls(t *testing.T) {
 	cmd := exec.Command(binary, "-pcapfile", "-", "-metrics_addr", "127.0.0.1:0", "-stall_after", "1s")
 	stdin, _ := cmd.StdinPipe()
@@ -120,8 +123,12 @@ func TestHealthzFailsWhenCaptureStalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	data, _ := os.ReadFile("testdata/demo.pcap")
-	stdin.Write(data[:4096])
+	raw, _ := os.ReadFile("testdata/demo.pcap")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw)
+	zw.Close()
+	stdin.Write(gz.Bytes()[:gz.Len()/2])
 	waitFor(t, stderr, "serving /metrics", 10*time.Second)
 	addr := regexp.MustCompile(`addr="?([0-9.:]+)`).FindStringSubmatch(stderr.String())
 	time.Sleep(2500 * time.Millisecond)

@@ -213,7 +213,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 	defer stopHUP()
 
 	counters := new(capture.Counters)
-	reader := &capture.Reader{Source: src, Sink: agg, Counters: counters, Tap: tap}
+	reader := &capture.Reader{Source: src, Sink: agg, Counters: counters, Tap: tap, Live: !fileMode}
 	log.WithFields(logrus.Fields{
 		"source":   src.Describe(),
 		"interval": o.interval,

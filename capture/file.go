@@ -102,6 +102,8 @@ func OpenFile(path, bpf, reader string) (Source, error) {
 			return fail(err)
 		}
 		p.stdin = stdin
+		// gzip keeps a read error for good, so only a plain pipe is polled.
+		p.poll = stdin != nil && !compressed
 		return p, nil
 	}
 	if path != "-" && !compressed {

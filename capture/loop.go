@@ -51,6 +51,10 @@ type Reader struct {
 	Counters  *Counters
 	// Now is the wall clock for Idle; tests may replace it.
 	Now func() time.Time
+	// Live says the source's clock is the wall clock (a live interface):
+	// read timeouts then advance time through Sink.Idle. A quiet pipe
+	// carrying a capture file must not: its packet time may be years old.
+	Live bool
 }
 
 // Run reads until the source ends (nil), ctx is cancelled (nil), or the
@@ -110,7 +114,9 @@ func (r *Reader) Run(ctx context.Context) error {
 		if err != nil {
 			if errors.Is(err, ErrTimeout) {
 				flush()
-				r.Sink.Idle(now())
+				if r.Live {
+					r.Sink.Idle(now())
+				}
 				if ctx.Err() != nil {
 					return nil
 				}

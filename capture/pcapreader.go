@@ -20,10 +20,14 @@ import (
 // read(2) per 4 MiB) and faster than memory-mapping the file, whose page
 // faults cost more than the copy. pcapng goes through libpcap (FileSource).
 type PcapReader struct {
-	name     string
-	r        io.Reader
-	closer   io.Closer
-	stdin    *os.File // set when reading standard input
+	name   string
+	r      io.Reader
+	closer io.Closer
+	stdin  *os.File // set when reading standard input
+	// poll bounds each read of a plain pipe, so a quiet pipe returns
+	// ErrTimeout and the packets already read are handed on instead of
+	// waiting in a batch for the next one.
+	poll     bool
 	buf      []byte
 	lo, hi   int
 	eof      bool
@@ -47,6 +51,9 @@ const (
 	pcapHeaderLen     = 24
 	pcapRecordLen     = 16
 	pcapBufferSize    = 4 << 20
+	// pipePoll is how long a read of a quiet pipe waits before the reader
+	// hands on what it has.
+	pipePoll = 200 * time.Millisecond
 	// maxRecordLen is libpcap's bound on one record's captured length; a
 	// larger length means a corrupt file, not a huge packet.
 	maxRecordLen = 262144
@@ -158,11 +165,17 @@ func (p *PcapReader) fill(n int) error {
 			p.hi -= p.lo
 			p.lo = 0
 		}
+		if p.poll {
+			_ = p.stdin.SetReadDeadline(time.Now().Add(pipePoll))
+		}
 		m, err := p.r.Read(p.buf[p.hi:])
 		p.hi += m
-		if err == io.EOF {
+		switch {
+		case err == io.EOF:
 			p.eof = true
-		} else if err != nil {
+		case p.poll && errors.Is(err, os.ErrDeadlineExceeded):
+			return ErrTimeout
+		case err != nil:
 			return err
 		}
 	}
@@ -195,6 +208,9 @@ func (p *PcapReader) next() ([]byte, gopacket.CaptureInfo, error) {
 	var ci gopacket.CaptureInfo
 	if p.hi-p.lo < pcapRecordLen {
 		if err := p.fill(pcapRecordLen); err != nil {
+			if err == ErrTimeout {
+				return nil, ci, err
+			}
 			return nil, ci, p.brokeAt(err)
 		}
 		switch rest := p.hi - p.lo; {
@@ -217,6 +233,9 @@ func (p *PcapReader) next() ([]byte, gopacket.CaptureInfo, error) {
 	need := pcapRecordLen + caplen
 	if p.hi-p.lo < need {
 		if err := p.fill(need); err != nil {
+			if err == ErrTimeout {
+				return nil, ci, err // the header stays unread: the next call retries
+			}
 			return nil, ci, p.brokeAt(err)
 		}
 		if p.hi-p.lo < need {
