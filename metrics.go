@@ -88,6 +88,7 @@ func metricDescs() map[string]*prometheus.Desc {
 		"flows_evicted":    desc("flows_evicted_total", "Flows evicted because the table was full (-max_flows)."),
 		"filtered":         desc("filtered_packets_total", "Packets dropped by the CIDR filter."),
 		"late":             desc("late_packets_total", "Packets older than the open interval (counted in it)."),
+		"outliers":         desc("time_outlier_packets_total", "Packets whose timestamp leapt ahead without confirmation (counted in the open interval)."),
 		"intervals":        desc("intervals_closed_total", "Transfer intervals closed."),
 		"scored":           desc("flow_intervals_scored_total", "Flow-intervals scored by the detector."),
 		"eval_seconds":     desc("evaluation_seconds_total", "Time spent closing intervals and scoring flows."),
@@ -148,6 +149,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter("flows_evicted", float64(f.Evicted))
 	counter("filtered", float64(f.Filtered))
 	counter("late", float64(f.Late))
+	counter("outliers", float64(f.TimeOutliers))
 	counter("intervals", float64(f.IntervalsClosed))
 	counter("scored", float64(f.Evaluated))
 	counter("eval_seconds", f.EvalTime.Seconds())

@@ -59,6 +59,9 @@ func printSummary(w io.Writer, s summary) {
 	fmt.Fprintf(w, "  flows         %d seen, %d tracked at the end, %d expired, %d evicted\n",
 		s.flows.Created, s.flows.Flows, s.flows.Expired, s.flows.Evicted)
 	fmt.Fprintf(w, "  intervals     %d closed, %d flow-intervals scored\n", s.flows.IntervalsClosed, s.flows.Evaluated)
+	if s.flows.TimeOutliers > 0 {
+		fmt.Fprintf(w, "  time leaps    %d packets with timestamps far ahead that later packets did not confirm (counted in the open interval)\n", s.flows.TimeOutliers)
+	}
 	if s.flows.Late > 0 {
 		fmt.Fprintf(w, "  late packets  %d (older than the open interval; counted in it)\n", s.flows.Late)
 	}

@@ -39,7 +39,12 @@ type Aggregator struct {
 	reload   atomic.Pointer[Settings]
 	filtered atomic.Uint64
 	late     atomic.Uint64
-	closes   atomic.Uint64
+	outliers atomic.Uint64
+	// held are packets past a leap in time, waiting for confirmation;
+	// maxLeap is the largest jump, in intervals, taken without it.
+	held    []capture.Record
+	maxLeap int64
+	closes  atomic.Uint64
 }
 
 // New starts the shard goroutines and the collector; Close stops them.
@@ -52,6 +57,8 @@ func New(cfg Config, emit func([]*alert.Alert)) (*Aggregator, error) {
 	a := &Aggregator{
 		cfg:      cfg,
 		interval: int64(cfg.Interval),
+		maxLeap:  max(2, int64(time.Hour/cfg.Interval)),
+		held:     make([]capture.Record, 0, confirmLeap),
 		results:  make(chan result, cfg.Shards*4),
 		emit:     emit,
 	}
@@ -84,9 +91,14 @@ func floorDiv(a, b int64) int64 {
 }
 
 // Records accounts a batch of packets.
+//
+// A packet whose timestamp leaps far ahead of the open interval (over an
+// hour, or two intervals) is held back until a few more confirm the new
+// time: a single corrupt timestamp in a capture file would otherwise move
+// the clock years ahead and leave every later packet "late". If time comes
+// back instead, the held packets count in the open interval as outliers.
 func (a *Aggregator) Records(batch []capture.Record) {
-	n := uint64(len(a.shards))
-	var filtered, late uint64
+	var filtered uint64
 	for i := range batch {
 		r := &batch[i]
 		if !a.cfg.Filter.Keep(r.Src, r.Dst) {
@@ -94,36 +106,66 @@ func (a *Aggregator) Records(batch []capture.Record) {
 			continue
 		}
 		idx := floorDiv(r.TS, a.interval)
-		switch {
-		case !a.started:
-			a.open(idx)
-		case idx > a.cur:
-			a.advance(idx)
-		case idx < a.cur:
-			// A packet older than the open interval (reordered capture,
-			// merged files) counts towards the open one.
-			late++
+		if a.started && idx > a.cur+a.maxLeap {
+			if len(a.held) < confirmLeap {
+				a.held = append(a.held, *r)
+				continue
+			}
+			a.releaseHeld(true) // enough packets agree: time did move on
+		} else if len(a.held) > 0 {
+			a.releaseHeld(false)
 		}
-		k := makeKey(r.Src, r.Dst)
-		h := k.hash()
-		sh := int((h >> 40) % n) // the table uses the low bits
-		b := a.pending[sh]
-		if b == nil {
-			b = <-a.shards[sh].free
-		}
-		b = append(b, entry{k: k, hash: h, wire: r.WireLen})
-		if len(b) == cap(b) {
-			a.shards[sh].in <- message{entries: b}
-			b = nil
-		}
-		a.pending[sh] = b
+		a.route(r, idx)
 	}
 	if filtered != 0 {
 		a.filtered.Add(filtered)
 	}
-	if late != 0 {
-		a.late.Add(late)
+}
+
+// confirmLeap is how many packets past a leap in time make it believable.
+const confirmLeap = 8
+
+// releaseHeld routes the packets held at a leap in time: at their own time
+// when the leap is confirmed, in the open interval when it was not.
+func (a *Aggregator) releaseHeld(confirmed bool) {
+	for i := range a.held {
+		r := &a.held[i]
+		if confirmed {
+			a.route(r, floorDiv(r.TS, a.interval))
+		} else {
+			a.outliers.Add(1)
+			a.route(r, a.cur)
+		}
 	}
+	a.held = a.held[:0]
+}
+
+// route moves the clock to the packet's interval when it is newer and hands
+// the packet to its flow's shard.
+func (a *Aggregator) route(r *capture.Record, idx int64) {
+	switch {
+	case !a.started:
+		a.open(idx)
+	case idx > a.cur:
+		a.advance(idx)
+	case idx < a.cur:
+		// A packet older than the open interval (reordered capture,
+		// merged files) counts towards the open one.
+		a.late.Add(1)
+	}
+	k := makeKey(r.Src, r.Dst)
+	h := k.hash()
+	sh := int((h >> 40) % uint64(len(a.shards))) // the table uses the low bits
+	b := a.pending[sh]
+	if b == nil {
+		b = <-a.shards[sh].free
+	}
+	b = append(b, entry{k: k, hash: h, wire: r.WireLen})
+	if len(b) == cap(b) {
+		a.shards[sh].in <- message{entries: b}
+		b = nil
+	}
+	a.pending[sh] = b
 }
 
 // Idle advances the clock from the wall clock when a live capture is quiet,
@@ -175,6 +217,10 @@ func (a *Aggregator) Close() {
 		return
 	}
 	a.closed = true
+	if len(a.held) > 0 {
+		// Never confirmed: the capture ended on implausible timestamps.
+		a.releaseHeld(false)
+	}
 	if a.started {
 		a.advance(a.cur + 1)
 	}
@@ -235,6 +281,7 @@ type Stats struct {
 	IntervalsClosed uint64
 	Filtered        uint64 // packets dropped by the CIDR filter
 	Late            uint64 // packets older than the open interval
+	TimeOutliers    uint64 // packets whose timestamp leapt ahead, unconfirmed
 	EvalTime        time.Duration
 }
 
@@ -244,6 +291,7 @@ func (a *Aggregator) Stats() Stats {
 		IntervalsClosed: a.closes.Load(),
 		Filtered:        a.filtered.Load(),
 		Late:            a.late.Load(),
+		TimeOutliers:    a.outliers.Load(),
 	}
 	for _, s := range a.shards {
 		c := &s.counters

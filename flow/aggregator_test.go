@@ -341,3 +341,61 @@ func TestConfigValidateNamesFlags(t *testing.T) {
 		}
 	}
 }
+
+// One corrupt timestamp years ahead does not move the clock: the packets
+// after it are scored in their own intervals, and the outlier is counted.
+func TestTimestampLeapNeedsConfirmation(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Shards = 2 })
+	var batch []capture.Record
+	for s := 0; s < 30; s += 5 {
+		batch = append(batch, rec(time.Duration(s)*time.Second, "10.0.0.1", "10.0.0.2", 100))
+		if s == 10 {
+			batch = append(batch, rec(10*365*24*time.Hour, "10.0.0.9", "10.0.0.2", 2e6)) // corrupt
+		}
+	}
+	h.agg.Records(batch)
+	h.agg.Close()
+	st := h.agg.Stats()
+	if st.TimeOutliers != 1 || st.Late != 0 || st.IntervalsClosed != 6 {
+		t.Fatalf("stats %+v; want 1 outlier, 0 late, 6 intervals", st)
+	}
+	want := [][]float64{{100}, {100, 100}, {100, 100, 100}, {100, 100, 100, 100}, {100, 100, 100, 100, 100}, {100, 100, 100, 100, 100, 100}, {2e6}}
+	// Two shards score in parallel: compare as sets, the outlier's own
+	// flow (one value) last.
+	slices.SortStableFunc(h.seen, func(x, y []float64) int { return cmpSeries(x, y) })
+	slices.SortStableFunc(want, func(x, y []float64) int { return cmpSeries(x, y) })
+	if fmt.Sprint(h.seen) != fmt.Sprint(want) {
+		t.Fatalf("scored %v, want %v", h.seen, want)
+	}
+
+	// A real gap (a merged capture) is confirmed by the packets after it.
+	h = newHarness(t, nil)
+	batch = batch[:0]
+	for i := range 20 {
+		at := time.Duration(i) * time.Second
+		if i >= 5 {
+			at += 3 * time.Hour
+		}
+		batch = append(batch, rec(at, "10.0.0.1", "10.0.0.2", 100))
+	}
+	h.agg.Records(batch)
+	h.agg.Close()
+	if st := h.agg.Stats(); st.TimeOutliers != 0 || st.Late != 0 || st.IntervalsClosed != 4 {
+		t.Fatalf("stats %+v; want the gap taken: no outlier, 4 intervals", st)
+	}
+}
+
+func cmpSeries(x, y []float64) int {
+	if len(x) != len(y) {
+		return len(x) - len(y)
+	}
+	for i := range x {
+		if x[i] != y[i] {
+			if x[i] < y[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
