@@ -188,17 +188,7 @@ func (r *reloader) reload() error {
 	if err != nil {
 		return err
 	}
-	if err := validate(o); err != nil {
-		return err
-	}
-	if err := o.process.validate(); err != nil {
-		return err
-	}
-	acfg := anomalyConfig(o)
-	if err := acfg.Validate(); err != nil {
-		return fmt.Errorf("anomaly tests (-anom_*): %w", err)
-	}
-	filter, err := flow.ParseFilter(o.filterCIDR, o.filterBool, o.filterSrc, o.filterDst)
+	acfg, filter, err := checkSettings(o)
 	if err != nil {
 		return err
 	}

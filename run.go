@@ -83,6 +83,27 @@ func validate(o *options) error {
 	return nil
 }
 
+// checkSettings validates what the flags say beyond each package's own
+// Config and builds the anomaly settings and the address filter; start-up
+// and reloads share it.
+func checkSettings(o *options) (anomaly.Config, *flow.Filter, error) {
+	if err := validate(o); err != nil {
+		return anomaly.Config{}, nil, err
+	}
+	if err := o.process.validate(); err != nil {
+		return anomaly.Config{}, nil, err
+	}
+	acfg := anomalyConfig(o)
+	if err := acfg.Validate(); err != nil {
+		return anomaly.Config{}, nil, fmt.Errorf("anomaly tests (-anom_*): %w", err)
+	}
+	filter, err := flow.ParseFilter(o.filterCIDR, o.filterBool, o.filterSrc, o.filterDst)
+	if err != nil {
+		return anomaly.Config{}, nil, err
+	}
+	return acfg, filter, nil
+}
+
 // runPipeline wires capture -> flow -> alert and runs until the capture ends
 // or a signal arrives.
 func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[string]bool, stdout, stderr io.Writer) int {
@@ -95,17 +116,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		log.WithError(err).Error("wherefore cannot start")
 		return 2
 	}
-	if err := validate(o); err != nil {
-		return fail(err)
-	}
-	if err := o.process.validate(); err != nil {
-		return fail(err)
-	}
-	acfg := anomalyConfig(o)
-	if err := acfg.Validate(); err != nil {
-		return fail(fmt.Errorf("anomaly tests (-anom_*): %w", err))
-	}
-	filter, err := flow.ParseFilter(o.filterCIDR, o.filterBool, o.filterSrc, o.filterDst)
+	acfg, filter, err := checkSettings(o)
 	if err != nil {
 		return fail(err)
 	}
