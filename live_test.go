@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,11 +92,7 @@ func TestLiveCaptureOnLoopback(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond) // let the interval close on the wall clock
 
 	// The kernel's counters reach the metrics while capture runs.
-	addr := regexp.MustCompile(`addr="?([0-9.:]+)`).FindStringSubmatch(stderr.String())
-	if addr == nil {
-		t.Fatalf("no metrics address:\n%s", stderr.String())
-	}
-	m := scrape(t, "http://"+addr[1]+"/metrics")
+	m := scrape(t, metricsURL(t, stderr)+"/metrics")
 	for _, name := range []string{"wherefore_kernel_received_total", "wherefore_kernel_dropped_total", "wherefore_kernel_interface_dropped_total"} {
 		if _, ok := m[name]; !ok {
 			t.Errorf("metric %s missing in live mode", name)

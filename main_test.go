@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -246,11 +245,10 @@ func TestSIGTERMClosesIntervalInFlight(t *testing.T) {
 	}
 	// The pipe stays open, as with a live tcpdump upstream; wait until the
 	// whole file was read (the packet counter says so), then stop.
-	waitFor(t, errb, "serving /metrics", 10*time.Second)
-	addr := regexp.MustCompile(`addr="?([0-9.:]+)`).FindStringSubmatch(errb.String())
+	url := metricsURL(t, errb) + "/metrics"
 	want := float64(countPackets(t, capture))
 	deadline := time.Now().Add(30 * time.Second)
-	for scrape(t, "http://"+addr[1]+"/metrics")["wherefore_packets_total"] < want {
+	for scrape(t, url)["wherefore_packets_total"] < want {
 		if time.Now().After(deadline) {
 			t.Fatalf("the whole capture was not read within 30s")
 		}

@@ -72,12 +72,7 @@ func TestMetricsExistAndMove(t *testing.T) {
 	// The source opens (and metrics start) once the file header arrives.
 	half := len(data) / 3
 	stdin.Write(data[:half])
-	waitFor(t, stderr, "serving /metrics", 10*time.Second)
-	addr := regexp.MustCompile(`addr="?([0-9.:]+)`).FindStringSubmatch(stderr.String())
-	if addr == nil {
-		t.Fatalf("no address in %s", stderr.String())
-	}
-	base := "http://" + addr[1]
+	base := metricsURL(t, stderr)
 	time.Sleep(1500 * time.Millisecond)
 	first := scrape(t, base+"/metrics")
 	stdin.Write(data[half:])
@@ -129,10 +124,9 @@ func TestHealthzFailsWhenCaptureStalls(t *testing.T) {
 	zw.Write(raw)
 	zw.Close()
 	stdin.Write(gz.Bytes()[:gz.Len()/2])
-	waitFor(t, stderr, "serving /metrics", 10*time.Second)
-	addr := regexp.MustCompile(`addr="?([0-9.:]+)`).FindStringSubmatch(stderr.String())
+	base := metricsURL(t, stderr)
 	time.Sleep(2500 * time.Millisecond)
-	resp, err := http.Get("http://" + addr[1] + "/healthz")
+	resp, err := http.Get(base + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +137,17 @@ func TestHealthzFailsWhenCaptureStalls(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
+}
+
+// metricsURL reads the metrics listener's address from the daemon's log.
+func metricsURL(t *testing.T, stderr *syncBuffer) string {
+	t.Helper()
+	waitFor(t, stderr, "serving /metrics", 10*time.Second)
+	addr := regexp.MustCompile(`addr="?([0-9.:]+)`).FindStringSubmatch(stderr.String())
+	if addr == nil {
+		t.Fatalf("no metrics address in the log:\n%s", stderr.String())
+	}
+	return "http://" + addr[1]
 }
 
 func documentedMetrics() []string {
