@@ -13,17 +13,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// parseOptions parses the command line and, with -config, the YAML config
+// parseFlagSet parses the command line and, with -config, the YAML config
 // file: one key per flag (its name without the dash), a list for repeatable
-// flags. Flags on the command line override the file. It returns the set of
-// flags given explicitly, on the command line or in the file.
-func parseOptions(args []string, out io.Writer) (*options, map[string]bool, error) {
-	o, _, explicit, err := parseFlagSet(args, out)
-	return o, explicit, err
-}
-
-// parseFlagSet is parseOptions that also returns the flag set holding the
-// values, which a reload compares flag by flag.
+// flags. Flags on the command line override the file. It returns the
+// options, the flag set holding their values (a reload compares it flag by
+// flag), and the flags given explicitly, on the command line or in the file.
 func parseFlagSet(args []string, out io.Writer) (*options, *flag.FlagSet, map[string]bool, error) {
 	o := new(options)
 	fs := newFlagSet(o, out)

@@ -63,7 +63,12 @@ func (k *kernelCache) load() (capture.KernelStats, bool) {
 
 // collector turns the snapshots into Prometheus metrics on each scrape.
 type collector struct {
-	s pipelineStats
+	s     pipelineStats
+	descs map[string]*prometheus.Desc
+}
+
+func newCollector(s pipelineStats) *collector {
+	return &collector{s: s, descs: metricDescs()}
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -115,13 +120,13 @@ func metricDescs() map[string]*prometheus.Desc {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range metricDescs() {
+	for _, d := range c.descs {
 		ch <- d
 	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	d := metricDescs()
+	d := c.descs
 	counter := func(name string, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d[name], prometheus.CounterValue, v, labels...)
 	}
@@ -201,7 +206,7 @@ func startMetrics(o *options, s pipelineStats, log *logrus.Logger) (stop func(),
 	}
 	stallAfter := stallAfter(o)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{s: s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newCollector(s), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -39,7 +39,7 @@ func printSummary(w io.Writer, s summary) {
 		fmt.Fprintf(w, "  INCOMPLETE:   %v\n", s.err)
 		fmt.Fprintf(w, "                (everything before that point was analysed)\n")
 	}
-	fmt.Fprintf(w, "  packets       %d (%s on the wire)\n", pkts, humanBytes(c.Bytes.Load()))
+	fmt.Fprintf(w, "  packets       %d (%s on the wire)\n", pkts, alert.HumanBytes(float64(c.Bytes.Load())))
 	skipped := c.SkippedSnapshot()
 	fmt.Fprintf(w, "  skipped       %d", skipped.Total())
 	if skipped.Total() > 0 {
@@ -78,19 +78,6 @@ func printSummary(w io.Writer, s summary) {
 	fmt.Fprintf(w, "  elapsed       %s (%.0f packets/s)\n", s.elapsed.Round(time.Millisecond), rate)
 }
 
-func humanBytes(n uint64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
-}
-
 // startProgress prints a progress line to stderr every two seconds while a
 // capture file is read, when asked or when stderr is a terminal. The
 // returned function stops it and clears the line.
@@ -121,7 +108,7 @@ func startProgress(ctx context.Context, o *options, w io.Writer, c *capture.Coun
 				return
 			case <-tick.C:
 				pkts := c.Packets.Load()
-				line := fmt.Sprintf("%d packets, %s, %.0f packets/s", pkts, humanBytes(c.Bytes.Load()),
+				line := fmt.Sprintf("%d packets, %s, %.0f packets/s", pkts, alert.HumanBytes(float64(c.Bytes.Load())),
 					float64(pkts)/time.Since(start).Seconds())
 				if size > 0 {
 					// Record headers are not counted, so this slightly

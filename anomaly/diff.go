@@ -11,12 +11,7 @@ import "math/rand/v2"
 // seeded randomly). NA when fewer than activeSize differences precede the
 // active ones (refSize is the spec's r; the reference holds up to r-1).
 func Diff(v []float64, activeSize, refSize, permCount int, rng *rand.Rand) float64 {
-	if permCount <= 0 {
-		permCount = DefaultPermCount
-	}
-	if rng == nil {
-		rng = randomRand()
-	}
+	permCount, rng = permDefaults(permCount, rng)
 	var s scratch
 	return s.diff(v, activeSize, refSize, permCount, rng, defaultLimits())
 }

@@ -16,12 +16,7 @@ import (
 // from permCount shuffles drawn from rng (permCount <= 0 means 500; a nil rng
 // is seeded randomly). NA when n1 < activeSize or n1 is not a multiple of n2.
 func KS(v []float64, activeSize, refSize, permCount int, rng *rand.Rand) float64 {
-	if permCount <= 0 {
-		permCount = DefaultPermCount
-	}
-	if rng == nil {
-		rng = randomRand()
-	}
+	permCount, rng = permDefaults(permCount, rng)
 	var s scratch
 	return s.ks(v, activeSize, refSize, permCount, rng, defaultLimits())
 }

@@ -173,3 +173,15 @@ func firstCombination(idx []int) {
 		idx[i] = i
 	}
 }
+
+// permDefaults applies the defaults of the standalone permutation tests:
+// DefaultPermCount shuffles, and a randomly seeded source when none is given.
+func permDefaults(permCount int, rng *rand.Rand) (int, *rand.Rand) {
+	if permCount <= 0 {
+		permCount = DefaultPermCount
+	}
+	if rng == nil {
+		rng = randomRand()
+	}
+	return permCount, rng
+}
