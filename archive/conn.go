@@ -2,7 +2,6 @@ package archive
 
 import (
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -163,6 +162,7 @@ type conn struct {
 	base string
 
 	first, last int64 // packet time, ns
+	moved       int64 // packet time of the last move in the activity list
 	finA, finB  bool  // FIN seen from endpoint a / b
 	ended       bool
 	endWall     time.Time // wall time of the end or of the latest later packet
@@ -171,7 +171,7 @@ type conn struct {
 	cur     *part   // the part being appended to; nil: next packet starts one
 	nextSeq uint64
 
-	f       *os.File // open descriptor of cur, if any
+	f       *rawFile // open descriptor of cur, if any
 	buf     []byte   // cur's pending bytes: whole records, after the header if cur has no file yet
 	bufPkts int
 

@@ -19,6 +19,11 @@ const (
 	dirMode  = 0o750
 )
 
+// lruStep is how stale a busy connection's place in the activity list may
+// get: moving it on every packet touches three connections' memory, and
+// idle ends and evictions work in seconds and minutes anyway.
+const lruStep = int64(time.Second)
+
 // openRetry is how long file creation rests after a failure, so a full disk
 // or a bad directory costs one failed system call per interval, not one per
 // packet.
@@ -74,7 +79,7 @@ func newWriter(cfg *Config, st *counters, errs *errLog, log *logrus.Logger) *wri
 	for k := range w.pend {
 		w.pend[k].slot = slotPend
 	}
-	w.pool.max = max(w.pendMax/8, pendMaxBuf)
+	w.pool.max = max(w.pendMax, pendMaxBuf)
 	if !cfg.LogPackets && cfg.RingMB > 0 {
 		w.ring = newRing(cfg, w.hdr, st)
 	}
@@ -116,6 +121,7 @@ func (w *writer) logPacket(e *entry, data []byte) {
 		w.ended.remove(c)
 		c.ended, c.finA, c.finB = false, false, false
 		w.active.pushFront(c)
+		c.moved = e.ts
 	}
 	if e.ts > c.last {
 		c.last = e.ts
@@ -125,8 +131,9 @@ func (w *writer) logPacket(e *entry, data []byte) {
 		// file and push the deletion back.
 		c.endWall = w.wall
 		w.ended.moveToFront(c)
-	} else {
+	} else if e.ts-c.moved >= lruStep {
 		w.active.moveToFront(c)
+		c.moved = e.ts
 	}
 	w.write(c, e.ts, data, e.origLen)
 	if e.rec.Proto == protoTCP && !c.ended {
@@ -166,6 +173,7 @@ func (w *writer) newConn(k connKey, e *entry) *conn {
 		base:    baseName(k.proto, src, sp, dst, dp),
 		first:   e.ts,
 		last:    e.ts,
+		moved:   e.ts,
 		nextSeq: 1,
 	}
 	w.conns[k] = c
@@ -318,7 +326,7 @@ func (w *writer) ensureOpen(c *conn) bool {
 	}
 	p := c.cur
 	if p.onDisk {
-		f, err := os.OpenFile(w.path(p), os.O_WRONLY|os.O_APPEND, 0)
+		f, err := openRaw(w.path(p), flagsAppend, 0)
 		if err != nil {
 			w.openFailed(c, err)
 			return false
@@ -326,7 +334,7 @@ func (w *writer) ensureOpen(c *conn) bool {
 		w.opened(c, f)
 		return true
 	}
-	f, err := os.OpenFile(w.path(p), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fileMode)
+	f, err := openRaw(w.path(p), flagsCreate, fileMode)
 	if err != nil {
 		w.openFailed(c, err)
 		return false
@@ -337,7 +345,7 @@ func (w *writer) ensureOpen(c *conn) bool {
 	return true
 }
 
-func (w *writer) opened(c *conn, f *os.File) {
+func (w *writer) opened(c *conn, f *rawFile) {
 	c.f = f
 	w.open.pushFront(c)
 	n := w.st.filesOpen.Add(1)
