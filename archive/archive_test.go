@@ -212,7 +212,7 @@ func TestEndedConnectionsLeaveNothing(t *testing.T) {
 	s.flush(r)
 
 	eventually(t, "connections to end and -l to empty", func() bool {
-		ents, _ := os.ReadDir(cfg.LogDir)
+		ents := logEntries(t, cfg.LogDir)
 		st := r.Stats()
 		return len(ents) == 0 && st.ConnectionsEnded == 4 && st.Connections == 0
 	})

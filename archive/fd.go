@@ -19,6 +19,8 @@ type rawFile struct {
 const (
 	flagsCreate = syscall.O_WRONLY | syscall.O_CREAT | syscall.O_TRUNC | syscall.O_CLOEXEC
 	flagsAppend = syscall.O_WRONLY | syscall.O_APPEND | syscall.O_CLOEXEC
+	// A recycled spare is written from its start, over its old header.
+	flagsReuse = syscall.O_WRONLY | syscall.O_CLOEXEC
 )
 
 func openRaw(path string, flags int, mode uint32) (*rawFile, error) {

@@ -247,6 +247,28 @@ func tcpdumpTime(ts time.Time, nano bool) string {
 }
 
 // pcapFiles lists the .pcap files under dir, recursively, sorted.
+// logEntries lists what -l holds besides the spare folder, and fails the
+// test if a spare holds more than a pcap header: recycled files keep no
+// traffic.
+func logEntries(tb testing.TB, dir string) []string {
+	tb.Helper()
+	ents, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range ents {
+		if e.Name() != spareDirName {
+			out = append(out, e.Name())
+		}
+	}
+	spares, _ := os.ReadDir(filepath.Join(dir, spareDirName))
+	for _, e := range spares {
+		// A spare the writer takes meanwhile is gone; that is fine.
+		if info, err := e.Info(); err == nil && info.Size() != pcapHeaderLen {
+			tb.Errorf("spare %s holds %d bytes, not a bare %d-byte header", e.Name(), info.Size(), pcapHeaderLen)
+		}
+	}
+	return out
+}
+
 func pcapFiles(tb testing.TB, dir string) []string {
 	tb.Helper()
 	var out []string

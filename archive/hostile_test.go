@@ -88,7 +88,7 @@ func TestFloodOfShortConnectionsStaysUnderFileCap(t *testing.T) {
 	}
 	eventually(t, "every connection to end and -l to empty", func() bool {
 		st := r.Stats()
-		ents, _ := os.ReadDir(cfg.LogDir)
+		ents := logEntries(t, cfg.LogDir)
 		return st.Connections == 0 && len(ents) == 0
 	})
 	close(stop)

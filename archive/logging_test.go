@@ -1,11 +1,15 @@
 package archive
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket/layers"
 
 	"github.com/wherefore/wherefore/capture"
 )
@@ -132,6 +136,11 @@ func TestLogRoundTripAndRotation(t *testing.T) {
 			if st.Rotations == 0 || st.RotationDeletions == 0 {
 				t.Errorf("stats: rotations %d, rotation deletions %d; want both > 0", st.Rotations, st.RotationDeletions)
 			}
+			// Every part rotated away became a spare, and later parts were
+			// written over spares: the checks above cover recycled files.
+			if st.FilesRecycled != st.RotationDeletions {
+				t.Errorf("stats: %d files recycled, want one per rotation deletion (%d)", st.FilesRecycled, st.RotationDeletions)
+			}
 			if st.FilesOpen != 0 {
 				t.Errorf("stats: %d files open after Close", st.FilesOpen)
 			}
@@ -172,5 +181,55 @@ func TestReopenAppendsWithoutSecondHeader(t *testing.T) {
 	}
 	if st := r.Stats(); st.MaxFilesOpen > cfg.MaxOpenFiles {
 		t.Errorf("held %d files open, cap %d", st.MaxFilesOpen, cfg.MaxOpenFiles)
+	}
+}
+
+// Spares an earlier run left in -l/.spare are taken over: a bare header is
+// reused, whatever capture it described, and anything else there goes.
+func TestSparesFromAnEarlierRun(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Nanosecond = true
+	spareDir := filepath.Join(cfg.LogDir, spareDirName)
+	if err := os.MkdirAll(filepath.Join(spareDir, "9"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	other := fileHeader{snaplen: 96, linkType: int(layers.LinkTypeRaw)}
+	for name, data := range map[string][]byte{
+		"7":    other.appendHeader(nil),                              // a spare: reused
+		"8":    append(other.appendHeader(nil), make([]byte, 76)...), // not a bare header
+		"junk": other.appendHeader(nil),                              // not a spare's name
+	} {
+		if err := os.WriteFile(filepath.Join(spareDir, name), data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := mustNew(t, cfg)
+	rng := rand.New(rand.NewPCG(5, 6))
+	var pkts []testPacket
+	for i := 0; i < 5; i++ {
+		pkts = append(pkts, build(t, rng, spec{src: "10.0.0.1", dst: "10.0.0.2", sport: 5000, dport: 53, proto: protoUDP, payload: 80, ts: t0.Add(time.Duration(i) * time.Millisecond)}))
+	}
+	tapAll(r, pkts)
+	closeRecorder(t, r)
+
+	parts := partsOf(t, cfg.LogDir, "udp_10.0.0.1_5000_10.0.0.2_53")
+	if len(parts) != 1 {
+		t.Fatalf("%d files for the connection, want 1", len(parts))
+	}
+	data, err := os.ReadFile(parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fileHeader{snaplen: uint32(cfg.Snaplen), linkType: cfg.LinkType, nano: true}.appendHeader(nil)
+	if !bytes.Equal(data[:pcapHeaderLen], want) {
+		t.Errorf("header % x, want % x", data[:pcapHeaderLen], want)
+	}
+	samePackets(t, parts[0], readPcap(t, parts[0], cfg), pkts, true)
+	if left, _ := os.ReadDir(spareDir); len(left) != 0 {
+		t.Errorf("spare folder still holds %d entries, want none (7 taken, the rest deleted)", len(left))
+	}
+	if st := r.Stats(); st.FilesCreated != 1 || st.Leftovers != 0 {
+		t.Errorf("stats: %d files created, %d leftovers; want 1, 0", st.FilesCreated, st.Leftovers)
 	}
 }

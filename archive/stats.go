@@ -24,7 +24,10 @@ type Stats struct {
 	FilesOpen    int    // descriptors held now
 	MaxFilesOpen int    // the most ever held at once
 	FilesCreated uint64 // files created in -l
-	PendingBytes int64  // memory holding records not yet written to -l
+	// FilesRecycled were deleted parts kept as spares in -l/.spare, header
+	// only, for the next new part to take.
+	FilesRecycled uint64
+	PendingBytes  int64 // memory holding records not yet written to -l
 
 	Connections        int    // tracked now, ended ones still lingering included
 	ConnectionsEnded   uint64 // by FIN/RST or idle timeout
@@ -71,7 +74,7 @@ var errKindNames = [nErrKinds]string{"open", "write", "close", "remove", "mkdir"
 // by Stats, hence atomics.
 type counters struct {
 	packetsWritten, bytesWritten, packetsDropped, packetsLost atomic.Uint64
-	packetsDiscarded, filesCreated                            atomic.Uint64
+	packetsDiscarded, filesCreated, filesRecycled             atomic.Uint64
 	pendingBytes                                              atomic.Int64
 	filesOpen, maxFilesOpen, connections                      atomic.Int64
 	connsEnded, connsEvicted, rotations, rotationDeletions    atomic.Uint64
@@ -95,6 +98,7 @@ func (r *Recorder) Stats() Stats {
 		PacketsLost:           c.packetsLost.Load(),
 		PacketsDiscarded:      c.packetsDiscarded.Load(),
 		FilesCreated:          c.filesCreated.Load(),
+		FilesRecycled:         c.filesRecycled.Load(),
 		PendingBytes:          c.pendingBytes.Load(),
 		FilesOpen:             int(c.filesOpen.Load()),
 		MaxFilesOpen:          int(c.maxFilesOpen.Load()),

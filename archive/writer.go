@@ -58,6 +58,7 @@ type writer struct {
 	wall      time.Time // wall clock at the current batch
 	noOpen    time.Time // file creation rests until then
 	ring      *ring
+	spares    *spares
 }
 
 func newWriter(cfg *Config, st *counters, errs *errLog, log *logrus.Logger) *writer {
@@ -75,6 +76,10 @@ func newWriter(cfg *Config, st *counters, errs *errLog, log *logrus.Logger) *wri
 		open:    connList{slot: slotOpen},
 		pairs:   make(map[pairKey]*connList),
 		pendMax: int64(cfg.PendingMB) * mib,
+	}
+	w.spares = &spares{}
+	if cfg.LogPackets {
+		w.spares = newSpares(cfg.LogDir)
 	}
 	for k := range w.pend {
 		w.pend[k].slot = slotPend
@@ -334,7 +339,11 @@ func (w *writer) ensureOpen(c *conn) bool {
 		w.opened(c, f)
 		return true
 	}
-	f, err := openRaw(w.path(p), flagsCreate, fileMode)
+	flags := flagsCreate
+	if w.spares.take(w.path(p)) {
+		flags = flagsReuse
+	}
+	f, err := openRaw(w.path(p), flags, fileMode)
 	if err != nil {
 		w.openFailed(c, err)
 		return false
@@ -435,7 +444,9 @@ func (w *writer) deletePart(p *part) {
 		w.release(c)
 		c.cur = nil
 	}
-	if p.onDisk {
+	if p.onDisk && w.spares.recycle(w.path(p)) {
+		w.st.filesRecycled.Add(1)
+	} else if p.onDisk {
 		if err := os.Remove(w.path(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			w.errs.report(errRemove, err, logrus.Fields{"file": w.path(p)})
 		}
