@@ -77,7 +77,7 @@ func DefaultConfig() Config {
 		MaxLogSizeMB:    1,
 		MaxRotations:    10,
 		MaxOpenFiles:    256,
-		MaxConnections:  16384,
+		MaxConnections:  65536,
 		LogDirQuotaMB:   1024,
 		ArchiveQuotaMB:  4096,
 		PendingMB:       64,

@@ -59,6 +59,15 @@
 // the last stop) are deleted, or with KeepLeftovers repaired and moved to
 // <archive_dir>/<start time>_leftover/. A start never fails over them.
 //
+// # Spare files
+//
+// A part that is deleted (rotated out, over the quota, or of a connection
+// that ended unclaimed) is cut back to its 24-byte header and kept in
+// -l/.spare/, up to 1024 of them; a new part takes a spare before it
+// creates a file. Churning through inodes is what costs a file system most
+// when connections come and go by the thousand. Spares hold no packets;
+// the next start takes over the ones a run leaves.
+//
 // # Bounds
 //
 // The writer holds at most MaxOpenFiles descriptors (least recently written
