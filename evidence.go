@@ -29,11 +29,11 @@ type archiveOptions struct {
 
 func registerArchiveFlags(fs *flag.FlagSet, a *archiveOptions) {
 	d := archive.DefaultConfig()
-	fs.IntVar(&a.maxOpenFiles, "archive_max_open_files", d.MaxOpenFiles, "most pcap files open at once with -log_packets (least recently written closed first, reopened to append)")
+	fs.IntVar(&a.maxOpenFiles, "archive_max_open_files", d.MaxOpenFiles, "most pcap files open at once with -log_packets (least recently written closed first, reopened to append); at most half the process's open-file limit")
 	fs.IntVar(&a.maxConnections, "archive_max_connections", d.MaxConnections, "most connections logged at once with -log_packets (ended, then least recently active, evicted first)")
 	fs.IntVar(&a.logQuotaMB, "archive_log_quota_mb", d.LogDirQuotaMB, "disk quota in `MB` for the per-connection pcaps in -l (oldest deleted first)")
 	fs.IntVar(&a.archiveQuotaMB, "archive_quota_mb", d.ArchiveQuotaMB, "disk quota in `MB` for -archive_dir (oldest alert folders deleted first)")
-	fs.IntVar(&a.pendingMB, "archive_pending_mb", d.PendingMB, "memory in `MB` for the newest packets of each logged connection before they are written to -l (largest buffers written first when full); a connection that ends with no alert while its packets are all in memory costs no file")
+	fs.IntVar(&a.pendingMB, "archive_pending_mb", d.PendingMB, "memory in `MB` for the newest packets of each logged connection before they are written to -l (when it is full, the buffer with the most bytes times age is written first); a connection that ends with no alert while its packets are all in memory costs no file")
 	fs.IntVar(&a.ringMB, "archive_ring_mb", 64, "flight recorder: memory in `MB` for the recent packets of every flow, archived with its alert (used with -archive_dir and without -log_packets; 0: off)")
 	fs.IntVar(&a.ringFlowMB, "archive_ring_flow_mb", d.RingFlowMB, "flight recorder: most `MB` of recent packets kept per flow")
 	fs.DurationVar(&a.connIdle, "archive_conn_idle", d.ConnIdleTimeout, "a logged connection without packets for this long (packet time) has ended")

@@ -23,7 +23,8 @@ type Config struct {
 	// (-max_pcap_rotations); each holds at most MaxLogSizeMB/MaxRotations.
 	MaxRotations int
 	// MaxOpenFiles caps file descriptors held by the writer
-	// (-archive_max_open_files).
+	// (-archive_max_open_files); New lowers it to half the process's
+	// open-file limit.
 	MaxOpenFiles int
 	// MaxConnections caps tracked connections; beyond it the least recently
 	// active one is dropped with its files (-archive_max_connections).
@@ -76,7 +77,7 @@ func DefaultConfig() Config {
 	return Config{
 		MaxLogSizeMB:    1,
 		MaxRotations:    10,
-		MaxOpenFiles:    256,
+		MaxOpenFiles:    8192,
 		MaxConnections:  65536,
 		LogDirQuotaMB:   1024,
 		ArchiveQuotaMB:  4096,

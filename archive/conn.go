@@ -174,6 +174,8 @@ type conn struct {
 	f       *rawFile // open descriptor of cur, if any
 	buf     []byte   // cur's pending bytes: whole records, after the header if cur has no file yet
 	bufPkts int
+	// pendSince is the writer's pendClock when buf last became non-empty.
+	pendSince int64
 
 	links  [nSlots]link
 	member [nSlots]bool

@@ -47,10 +47,10 @@
 //
 // # Start and stop
 //
-// A connection's newest records wait in memory (PendingMB in all, largest
-// buffers written first when it is spent) until its part is full, it is
-// archived, or Close: a short connection that ends with no alert never
-// costs a file, and a part is usually written in one go. A crash loses
+// A connection's newest records wait in memory (PendingMB in all; when it
+// is spent, the buffer with the most bytes times age is written first)
+// until its part is full, it is archived, or Close: a short connection that
+// ends with no alert never costs a file. A crash loses
 // what was waiting.
 //
 // Close writes what is waiting, closes every file, each a valid pcap, and

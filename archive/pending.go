@@ -11,10 +11,14 @@ import "math/bits"
 // its first records is one create and one write.
 //
 // Buffers come in size classes, 1 KiB doubling up to pendMaxBuf; the budget
-// counts their capacity, and when it is spent the writer writes out the
-// oldest buffer of the largest class first, which moves the most bytes per
-// system call and leaves the small connections, the likely short ones, in
-// memory.
+// counts their capacity. When it is spent, the writer writes out the buffer
+// with the most bytes times age (age counted in bytes held since, by all
+// connections). Flushing the largest alone would let slow connections sit
+// on the memory for ever, and the busy ones would be written a few records
+// at a time; oldest first would write slow connections a record at a
+// time. Size times age aims at the split that minimises writes for a given
+// budget, where each connection's writes grow with the square root of its
+// rate. Candidates are the longest-held buffer of each class.
 
 const (
 	pendMinBuf  = 1 << 10
@@ -63,10 +67,14 @@ func (p *bufPool) put(b []byte) {
 // hold makes room for n more bytes in c's pending buffer, moving it up a
 // class (or more) when it is full.
 func (w *writer) hold(c *conn, n int) {
+	w.pendClock += int64(n)
 	if len(c.buf)+n <= cap(c.buf) {
 		return
 	}
 	old := c.buf
+	if old == nil {
+		c.pendSince = w.pendClock
+	}
 	k := pendClass(len(old) + n)
 	b := append(w.pool.get(k), old...)
 	if old != nil {
@@ -93,15 +101,24 @@ func (w *writer) unlinkPending(c *conn) {
 	w.pendBytes -= int64(cap(c.buf))
 }
 
-// spill writes out pending buffers, largest class first, until the budget
+// spill writes out pending buffers, most bytes times age first, until the budget
 // holds again.
 func (w *writer) spill() {
-	for k := pendClasses - 1; k >= 0 && w.pendBytes > w.pendMax; {
-		c := w.pend[k].tail
-		if c == nil {
-			k--
-			continue
+	for w.pendBytes > w.pendMax {
+		var victim *conn
+		var best float64
+		for k := range w.pend {
+			c := w.pend[k].tail
+			if c == nil {
+				continue
+			}
+			if score := float64(len(c.buf)) * float64(w.pendClock-c.pendSince+1); score > best {
+				victim, best = c, score
+			}
 		}
-		w.flush(c) // on failure the records are lost, counted, and the buffer freed all the same
+		if victim == nil {
+			return
+		}
+		w.flush(victim) // on failure the records are lost, counted, and the buffer freed all the same
 	}
 }

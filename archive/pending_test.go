@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -141,5 +142,47 @@ func TestBlockWaitsForTheWriter(t *testing.T) {
 	}
 	if n != packets {
 		t.Errorf("-l holds %d packets, want %d", n, packets)
+	}
+}
+
+// When the budget is spent, a slow connection's records do not sit in
+// memory for ever while busy ones are written a few records at a time: the
+// buffer with the most bytes times age goes first, and age catches up with
+// the slow one. (Largest first would never pick it.)
+func TestSpillReachesSlowConnections(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.PendingMB = 1
+	cfg.MaxLogSizeMB = 64
+	cfg.MaxRotations = 1 // one part: nothing is written for being full
+	r := mustNew(t, cfg)
+	s := newScript(t, 41)
+	busy := make([]*conv, 8)
+	for i := range busy {
+		busy[i] = &conv{base: "tcp_10.0.0.5_" + strconv.Itoa(46000+i) + "_203.0.113.9_443"}
+	}
+	slow := &conv{base: "udp_10.0.0.5_5353_203.0.113.9_53"}
+	for round := 0; round < 100; round++ {
+		for i, c := range busy {
+			if round == 0 {
+				s.tcpConv(c, hostA, hostB, uint16(46000+i), 443, 20)
+			} else {
+				s.more(c, hostA, hostB, uint16(46000+i), 443, 20)
+			}
+		}
+		s.add(slow, spec{src: hostA, dst: hostB, sport: 5353, dport: 53, proto: protoUDP, payload: 200})
+	}
+	tapped := len(s.all)
+	s.flush(r)
+	eventually(t, "the slow connection's file", func() bool {
+		return len(partsOf(t, cfg.LogDir, slow.base)) == 1
+	})
+	closeRecorder(t, r)
+	samePackets(t, slow.base, readPcap(t, partsOf(t, cfg.LogDir, slow.base)[0], cfg), slow.pkts, false)
+	for _, c := range busy {
+		samePackets(t, c.base, readPcap(t, partsOf(t, cfg.LogDir, c.base)[0], cfg), c.pkts, false)
+	}
+	if st := r.Stats(); st.PacketsWritten != uint64(tapped) || st.PacketsLost != 0 {
+		t.Errorf("%d packets written, %d lost; want %d, 0", st.PacketsWritten, st.PacketsLost, tapped)
 	}
 }

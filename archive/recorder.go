@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -82,6 +83,14 @@ func newRecorder(cfg Config, log *logrus.Logger) (*Recorder, error) {
 			return nil, fmt.Errorf("archive: -l %q: %w", cfg.LogDir, err)
 		}
 		r.cfg.LogDir = abs
+	}
+	if lim := openFileLimit(); cfg.LogPackets && lim > 0 && r.cfg.MaxOpenFiles > lim/2 {
+		// The other half is for capture, sockets and the archive's own
+		// files: running out of descriptors would fail far more than
+		// reopening a few more pcaps does.
+		r.cfg.MaxOpenFiles = max(lim/2, 1)
+		log.WithFields(logrus.Fields{"archive_max_open_files": r.cfg.MaxOpenFiles, "open_file_limit": lim}).
+			Info("archive: holding fewer pcap files open than -archive_max_open_files, within the process's open-file limit")
 	}
 	if r.cfg.ArchiveDir != "" {
 		// Absolute, because the paths go into alerts read elsewhere.
@@ -193,4 +202,14 @@ func (r *Recorder) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("archive: close: archive still moving files: %w", ctx.Err())
 	}
+}
+
+// openFileLimit is the process's open-file limit (RLIMIT_NOFILE, which Go
+// raises to the hard limit at start), or 0 if unknown.
+func openFileLimit() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
+		return 0
+	}
+	return int(rl.Cur)
 }

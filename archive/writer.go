@@ -52,6 +52,7 @@ type writer struct {
 	pend      [pendClasses]connList // connections with pending records, by buffer class
 	pendBytes int64                 // capacity of all pending buffers
 	pendMax   int64
+	pendClock int64 // bytes ever held: the pending buffers' clock
 	pool      bufPool
 	now       int64     // newest packet time seen
 	nowWall   time.Time // wall clock when now last moved
