@@ -149,3 +149,58 @@ func waitFor(t *testing.T, b *syncBuffer, text string, within time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A reload that turns process attribution on, or changes its cache's TTL,
+// gets a fresh lookup; one that changes neither keeps the warm cache.
+func TestSIGHUPAppliesProcessLookup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("live capture needs root (or cap_net_raw,cap_net_admin on the binary); skipped")
+	}
+	cfg := writeConfig(t, "process_lookup: false\n")
+	cmd := exec.Command(binary, "-i", "lo", "-f", "udp and port 9", "-w", "200ms", "-l", t.TempDir(), "-config", cfg)
+	stdout, stderr := newSyncBuffer(), newSyncBuffer()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, stderr, "wherefore started", 10*time.Second)
+	const on = "process attribution on"
+	reload := func(text string, reloads int) {
+		t.Helper()
+		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for strings.Count(stderr.String(), "configuration reloaded") < reloads && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := strings.Count(stderr.String(), "configuration reloaded"); n != reloads {
+			t.Fatalf("%d reloads logged, want %d:\n%s", n, reloads, stderr.String())
+		}
+	}
+	if strings.Contains(stderr.String(), on) {
+		t.Fatalf("process attribution on at start with process_lookup: false:\n%s", stderr.String())
+	}
+	reload("process_lookup: true\nprocess_cache_ttl: 7s\n", 1)
+	if n := strings.Count(stderr.String(), on); n != 1 || !strings.Contains(stderr.String(), "cache_ttl=7s") {
+		t.Fatalf("after turning it on: %d %q lines, want 1 with cache_ttl=7s:\n%s", n, on, stderr.String())
+	}
+	reload("process_lookup: true\nprocess_cache_ttl: 7s\nalert_min_bytes: 2000000\n", 2)
+	if n := strings.Count(stderr.String(), on); n != 1 {
+		t.Fatalf("a reload that left the lookup alone rebuilt it (%d %q lines):\n%s", n, on, stderr.String())
+	}
+	reload("process_lookup: true\nprocess_cache_ttl: 9s\nalert_min_bytes: 2000000\n", 3)
+	if n := strings.Count(stderr.String(), on); n != 2 || !strings.Contains(stderr.String(), "cache_ttl=9s") {
+		t.Fatalf("after a new TTL: %d %q lines, want 2, the last with cache_ttl=9s:\n%s", n, on, stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+	}
+}

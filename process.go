@@ -53,7 +53,37 @@ func openSocketOwners(p processOptions, fileMode bool, log logrus.FieldLogger) (
 		log.WithError(err).Warn("process attribution unavailable: alerts will not name processes")
 		return nil, nil
 	}
+	log.WithField("cache_ttl", p.ttl).Info("process attribution on: alerts of this host's flows name their processes")
 	return owners, nil
+}
+
+// processLookups gives each dispatcher the process enricher its options
+// ask for. A reload that turns the lookup on, or changes the cache's TTL,
+// gets a fresh lookup; one that changes neither keeps the warm cache.
+// Calls come from one goroutine at a time: the start, then reloads.
+type processLookups struct {
+	fileMode bool
+	log      logrus.FieldLogger
+	owners   *capture.SocketOwners
+	ttl      time.Duration
+}
+
+func (l *processLookups) enricher(opts *options) func(context.Context, *alert.Alert) {
+	if l.fileMode || !opts.process.lookup {
+		return nil
+	}
+	if l.owners == nil || l.ttl != opts.process.ttl {
+		owners, err := openSocketOwners(opts.process, l.fileMode, l.log)
+		if err != nil {
+			// Settings are checked before a start or reload gets here.
+			l.log.WithError(err).Warn("process attribution unavailable: alerts will not name processes")
+		}
+		l.owners, l.ttl = owners, opts.process.ttl
+	}
+	if l.owners == nil {
+		return nil
+	}
+	return processEnricher(l.owners)
 }
 
 // processEnricher names the local processes behind each firing alert whose

@@ -164,18 +164,12 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		enrich = archiveEnricher(recorder, log)
 		tap = recorder.Tap
 	}
-	owners, err := openSocketOwners(o.process, fileMode, log)
-	if err != nil {
+	if err := o.process.validate(); err != nil {
 		return fail(err)
 	}
 	// Processes are looked up before archiving: sockets vanish, while
 	// archiving takes time moving files.
-	processOn := func(opts *options) func(context.Context, *alert.Alert) {
-		if owners == nil || !opts.process.lookup {
-			return nil
-		}
-		return processEnricher(owners)
-	}
+	processOn := (&processLookups{fileMode: fileMode, log: log}).enricher
 	dispatcher, err := newDispatcher(o, log, record, remote, spoolDir, fileMode, chainEnrichers(processOn(o), enrich))
 	if err != nil {
 		return fail(err)
