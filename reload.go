@@ -27,27 +27,35 @@ import (
 type alerting struct {
 	mu sync.RWMutex
 	d  *alert.Dispatcher
-	// retired sums the counters of dispatchers a reload replaced, so the
-	// metrics' counters never go backwards.
-	retired alert.Stats
+	// draining are dispatchers a reload replaced that are still delivering
+	// what they had queued; retired sums the counters of those that have
+	// finished. Both count in stats, so the metrics' counters never go
+	// backwards, not even while a swap is under way.
+	draining []*alert.Dispatcher
+	retired  alert.Stats
 }
 
-// stats returns the current dispatcher's snapshot plus every retired
-// dispatcher's counters (depths are the current ones).
+// stats returns the current dispatcher's snapshot plus the counters of
+// every replaced one (depths are the current one's).
 func (al *alerting) stats() alert.Stats {
 	al.mu.RLock()
 	defer al.mu.RUnlock()
 	s := al.d.Stats()
+	for _, d := range al.draining {
+		addCounters(&s, d.Stats())
+	}
 	addCounters(&s, al.retired)
 	return s
 }
 
-// retire adds a closed dispatcher's final counters to the retired sums.
+// retire moves a closed dispatcher's final counters to the retired sums.
 func (al *alerting) retire(d *alert.Dispatcher) {
-	final := d.Stats()
 	al.mu.Lock()
 	defer al.mu.Unlock()
-	addCounters(&al.retired, final)
+	if i := slices.Index(al.draining, d); i >= 0 {
+		al.draining = slices.Delete(al.draining, i, i+1)
+	}
+	addCounters(&al.retired, d.Stats())
 }
 
 func (al *alerting) submit(alerts []*alert.Alert) {
@@ -65,12 +73,13 @@ func (al *alerting) current() *alert.Dispatcher {
 }
 
 // swap installs d; no Submit can reach the old dispatcher afterwards, so it
-// can be closed (drained) safely.
+// can be closed (drained) safely, then retired.
 func (al *alerting) swap(d *alert.Dispatcher) *alert.Dispatcher {
 	al.mu.Lock()
 	defer al.mu.Unlock()
 	old := al.d
 	al.d = d
+	al.draining = append(al.draining, old)
 	return old
 }
 

@@ -31,13 +31,22 @@ func TestAlertingStatsSurviveSwap(t *testing.T) {
 	}
 	al := &alerting{d: newD()}
 	submit(al, 3)
+	before := al.stats().Submitted
 	old := al.swap(newD())
+	// Between the swap and the old dispatcher's retirement, its counters
+	// still count.
+	if s := al.stats(); s.Submitted != before || before != 3 {
+		t.Fatalf("submitted %d right after the swap, %d before; want 3 both", s.Submitted, before)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := old.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	al.retire(old)
+	if s := al.stats(); s.Submitted != 3 || len(al.draining) != 0 {
+		t.Fatalf("after retiring: submitted %d, %d draining; want 3, 0", s.Submitted, len(al.draining))
+	}
 	submit(al, 2)
 	if err := al.current().Close(ctx); err != nil {
 		t.Fatal(err)
