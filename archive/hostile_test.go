@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -219,4 +220,69 @@ func filepathBase(p string) string {
 		}
 	}
 	return p
+}
+
+// A full file system under -l: failed writes are counted as lost and
+// logged, every file left is still a valid pcap (a write cut short is
+// trimmed back to its last whole record), Tap never waits, and logging
+// resumes once there is room again.
+func TestFullDiskKeepsFilesValid(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root; skipped")
+	}
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	if err := os.MkdirAll(cfg.LogDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", cfg.LogDir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v: %s); skipped", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", cfg.LogDir).Run() })
+	cfg.PendingMB = 1
+	cfg.MaxLogSizeMB = 4
+	cfg.MaxRotations = 2
+	cfg.LogDirQuotaMB = 64 // larger than the disk: the disk fills first
+	r := mustNew(t, cfg)
+	s := newScript(t, 51)
+	for i := 0; i < 6; i++ {
+		s.tcpConv(nil, hostA, hostB, uint16(47000+i), 443, 800) // about 600 KB each
+	}
+	tapped := len(s.all)
+	s.flush(r)
+	eventually(t, "the writer to fail on the full disk", func() bool {
+		st := r.Stats()
+		return st.Errors["write"]+st.Errors["open"] > 0
+	})
+	// Room again: a new connection is logged whole once the writer's pause
+	// after a failed create is over.
+	if out, err := exec.Command("mount", "-o", "remount,size=16m", cfg.LogDir).CombinedOutput(); err != nil {
+		t.Fatalf("remount: %v: %s", err, out)
+	}
+	time.Sleep(openRetry + 100*time.Millisecond)
+	late := &conv{base: "tcp_10.0.0.5_47100_203.0.113.9_443"}
+	s.tcpConv(late, hostA, hostB, 47100, 443, 50)
+	tapped += len(s.all)
+	s.flush(r)
+	closeRecorder(t, r)
+	if parts := partsOf(t, cfg.LogDir, late.base); len(parts) != 1 {
+		t.Errorf("after the disk had room again: files %v for the new connection, want 1", parts)
+	} else {
+		samePackets(t, late.base, readPcap(t, parts[0], cfg), late.pkts, false)
+	}
+	st := r.Stats()
+	if st.PacketsLost == 0 || st.PacketsWritten == 0 {
+		t.Errorf("stats: %d written, %d lost; want both > 0 on a 1 MB disk", st.PacketsWritten, st.PacketsLost)
+	}
+	if st.PacketsWritten+st.PacketsLost+st.PacketsDiscarded+st.PacketsDropped != uint64(tapped) {
+		t.Errorf("stats: written %d + lost %d + discarded %d + dropped %d != tapped %d",
+			st.PacketsWritten, st.PacketsLost, st.PacketsDiscarded, st.PacketsDropped, tapped)
+	}
+	var onDisk int
+	for _, p := range pcapFiles(t, cfg.LogDir) {
+		onDisk += len(readPcap(t, p, cfg)) // fails the test on a cut record
+	}
+	if uint64(onDisk) != st.PacketsWritten {
+		t.Errorf("-l holds %d whole records, %d counted written", onDisk, st.PacketsWritten)
+	}
 }
