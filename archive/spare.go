@@ -73,7 +73,7 @@ func (s *spares) recycle(path string) bool {
 		return false
 	}
 	name := strconv.FormatUint(s.next, 10)
-	if err := os.Rename(path, filepath.Join(s.dir, name)); err != nil {
+	if err := renameRaw(path, filepath.Join(s.dir, name)); err != nil {
 		return false
 	}
 	s.next++
@@ -87,11 +87,22 @@ func (s *spares) take(path string) bool {
 	for len(s.free) > 0 {
 		name := s.free[len(s.free)-1]
 		s.free = s.free[:len(s.free)-1]
-		if err := os.Rename(filepath.Join(s.dir, name), path); err == nil {
+		if err := renameRaw(filepath.Join(s.dir, name), path); err == nil {
 			return true
 		}
 	}
 	return false
+}
+
+// renameRaw is rename(2) alone: os.Rename first checks whether the target
+// is a directory, a stat per call that a spare never needs.
+func renameRaw(from, to string) error {
+	for {
+		err := syscall.Rename(from, to)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
 }
 
 func truncatePath(path string, size int64) error {
