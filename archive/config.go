@@ -34,7 +34,8 @@ type Config struct {
 	LogDirQuotaMB int
 	// PendingMB is the memory for records not yet written to -l: each
 	// connection's newest records wait there, so a short connection that
-	// ends with no alert costs no file (-archive_pending_mb).
+	// ends with no alert costs no file; an eighth of it (512 KiB at least)
+	// holds records on their way to the disk (-archive_pending_mb).
 	PendingMB int
 	// ArchiveQuotaMB bounds ArchiveDir; oldest alert folders go first
 	// (-archive_quota_mb).

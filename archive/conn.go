@@ -133,9 +133,12 @@ func isPartName(name string) bool {
 type part struct {
 	c    *conn
 	seq  uint64
+	id   uint64 // names the part to fileIO
+	path string
 	size int64 // bytes on disk plus bytes pending for it
-	// onDisk is set once the file exists; until then the part lives only
-	// in its connection's pending buffer.
+	// onDisk is set once records have gone to fileIO, which creates the
+	// file; until then the part lives only in its connection's pending
+	// buffer.
 	onDisk bool
 	// prev and next link every part in -l from oldest to newest, so the
 	// quota can delete the oldest file of any connection first.
@@ -143,11 +146,10 @@ type part struct {
 }
 
 // Slots of conn.links: a connection is in the active or the ended list
-// (never both), maybe in the open-files list, maybe in the list of its
-// pending buffer's size class, and in its pair's list.
+// (never both), maybe in the list of its pending buffer's size class, and
+// in its pair's list.
 const (
 	slotAge = iota
-	slotOpen
 	slotPend
 	slotPair
 	nSlots
@@ -171,8 +173,7 @@ type conn struct {
 	cur     *part   // the part being appended to; nil: next packet starts one
 	nextSeq uint64
 
-	f       *rawFile // open descriptor of cur, if any
-	buf     []byte   // cur's pending bytes: whole records, after the header if cur has no file yet
+	buf     []byte // cur's pending bytes: whole records, after the header if cur has no file yet
 	bufPkts int
 	// pendSince is the writer's pendClock when buf last became non-empty.
 	pendSince int64

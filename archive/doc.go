@@ -47,11 +47,12 @@
 //
 // # Start and stop
 //
-// A connection's newest records wait in memory (PendingMB in all; when it
-// is spent, the buffer with the most bytes times age is written first)
-// until its part is full, it is archived, or Close: a short connection that
-// ends with no alert never costs a file. A crash loses
-// what was waiting.
+// A connection's newest records wait in memory (PendingMB in all, an
+// eighth of it for records on their way to the disk; when it is spent, the
+// buffer with the most bytes times age is written first) until its part is
+// full, it is archived, or Close: a short connection that ends with no
+// alert never costs a file. A crash loses what was waiting. The file
+// system calls run on a goroutine of their own, beside the bookkeeping.
 //
 // Close writes what is waiting, closes every file, each a valid pcap, and
 // deletes the files and waiting records of ended connections. Part files found in -l at start (left by a

@@ -104,7 +104,7 @@ func (w *writer) unlinkPending(c *conn) {
 // spill writes out pending buffers, most bytes times age first, until the budget
 // holds again.
 func (w *writer) spill() {
-	for w.pendBytes > w.pendMax {
+	for w.pendBytes > w.waitMax {
 		var victim *conn
 		var best float64
 		for k := range w.pend {

@@ -18,8 +18,9 @@ var ErrClosed = errors.New("archive: recorder closed")
 
 // Recorder logs packets per connection, keeps the flight recorder, and
 // archives the evidence of alerted flows. Tap runs on the capture goroutine;
-// one writer goroutine, started by New and ended by Close, does all file
-// work on -l; Archive and Stats may be called from any goroutine.
+// the writer goroutine, started by New and ended by Close, decides what
+// goes into which file of -l, and its file goroutine (fileio.go) does the
+// file system calls; Archive and Stats may be called from any goroutine.
 type Recorder struct {
 	cfg     Config
 	log     *logrus.Logger
@@ -125,6 +126,7 @@ func newRecorder(cfg Config, log *logrus.Logger) (*Recorder, error) {
 // run is the writer goroutine.
 func (r *Recorder) run() {
 	defer close(r.done)
+	go r.w.io.run()
 	t := time.NewTicker(r.tick)
 	defer t.Stop()
 	for {

@@ -1,9 +1,6 @@
 package archive
 
 import (
-	"errors"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -29,8 +26,12 @@ const lruStep = int64(time.Second)
 // packet.
 const openRetry = time.Second
 
-// writer owns the connection table and every file in -l. Only the writer
-// goroutine touches it.
+// opsBatch is how many file operations go to fileIO in one channel send.
+const opsBatch = 256
+
+// writer owns the connection table and decides what goes into which file
+// in -l; fileIO (fileio.go) does the file work. Only the writer goroutine
+// touches it.
 type writer struct {
 	cfg     *Config
 	hdr     fileHeader
@@ -43,7 +44,6 @@ type writer struct {
 	conns  map[connKey]*conn
 	active connList // by last packet, most recent first
 	ended  connList // ended, waiting out Linger before deletion
-	open   connList // holding a descriptor, most recently written first
 	pairs  map[pairKey]*connList
 	oldest *part // every part on disk, oldest first
 	newest *part
@@ -53,13 +53,23 @@ type writer struct {
 	pendBytes int64                 // capacity of all pending buffers
 	pendMax   int64
 	pendClock int64 // bytes ever held: the pending buffers' clock
-	pool      bufPool
-	now       int64     // newest packet time seen
-	nowWall   time.Time // wall clock when now last moved
-	wall      time.Time // wall clock at the current batch
-	noOpen    time.Time // file creation rests until then
-	ring      *ring
-	spares    *spares
+	// inflight is the capacity of buffers handed to fileIO and not back
+	// yet, at most inflightMax: part of the memory budget.
+	inflight    int64
+	inflightMax int64
+	waitMax     int64 // capacity of waiting buffers: pendMax less inflightMax
+	bufMax      int   // one connection's waiting bytes at most
+	pool        bufPool
+	now         int64     // newest packet time seen
+	nowWall     time.Time // wall clock when now last moved
+	wall        time.Time // wall clock at the current batch
+	ring        *ring
+
+	io      *fileIO
+	ops     []fileOp // not sent yet
+	results []ioResult
+	nextID  uint64
+	byID    map[uint64]*part
 }
 
 func newWriter(cfg *Config, st *counters, errs *errLog, log *logrus.Logger) *writer {
@@ -74,14 +84,17 @@ func newWriter(cfg *Config, st *counters, errs *errLog, log *logrus.Logger) *wri
 		conns:   make(map[connKey]*conn),
 		active:  connList{slot: slotAge},
 		ended:   connList{slot: slotAge},
-		open:    connList{slot: slotOpen},
 		pairs:   make(map[pairKey]*connList),
 		pendMax: int64(cfg.PendingMB) * mib,
 	}
-	w.spares = &spares{}
-	if cfg.LogPackets {
-		w.spares = newSpares(cfg.LogDir)
-	}
+	// An eighth of the budget (512 KiB at least, a size class that holds
+	// any record) may be on its way to the disk; the rest holds the waiting
+	// buffers, none larger than what may be in flight.
+	w.inflightMax = max(w.pendMax/8, 1<<19)
+	w.waitMax = w.pendMax - w.inflightMax
+	w.bufMax = min(pendMaxBuf, int(w.inflightMax))
+	w.io = newFileIO(cfg, st, errs)
+	w.byID = make(map[uint64]*part)
 	for k := range w.pend {
 		w.pend[k].slot = slotPend
 	}
@@ -110,6 +123,8 @@ func (w *writer) batch(b *batch) {
 		}
 	}
 	w.expire()
+	w.sendOps()
+	w.collect()
 	w.publish()
 }
 
@@ -270,7 +285,7 @@ func (w *writer) write(c *conn, ts int64, data []byte, origLen uint32) {
 		c.cur = nil
 		w.st.rotations.Add(1)
 	}
-	if c.cur != nil && len(c.buf)+int(need) > pendMaxBuf {
+	if c.cur != nil && len(c.buf)+int(need) > w.bufMax {
 		w.flush(c)
 	}
 	if c.cur == nil {
@@ -297,7 +312,10 @@ func (w *writer) write(c *conn, ts int64, data []byte, origLen uint32) {
 // pending buffer; the file comes with the first flush. A part too many
 // takes the connection's oldest with it.
 func (w *writer) startPart(c *conn) {
-	p := &part{c: c, seq: c.nextSeq, size: pcapHeaderLen}
+	w.nextID++
+	p := &part{c: c, seq: c.nextSeq, size: pcapHeaderLen, id: w.nextID}
+	p.path = filepath.Join(w.cfg.LogDir, partName(c.base, p.seq))
+	w.byID[p.id] = p
 	c.nextSeq++
 	c.parts = append(c.parts, p)
 	c.cur = p
@@ -317,122 +335,93 @@ func (w *writer) startPart(c *conn) {
 	}
 }
 
-// ensureOpen gives c's current part a descriptor, creating its file if it
-// has none yet.
-func (w *writer) ensureOpen(c *conn) bool {
-	if c.f != nil {
-		w.open.moveToFront(c)
-		return true
+// flush hands c's pending records to fileIO in one write, the part's
+// file created by the first. The records count as written from here on;
+// collect corrects that if the write fails.
+func (w *writer) flush(c *conn) {
+	for len(c.buf) > 0 && w.inflight > 0 && w.inflight+int64(cap(c.buf)) > w.inflightMax {
+		// fileIO is behind: wait for buffers to come back, so memory
+		// stays within the budget. (What comes back may be a failure
+		// that drops c's records.)
+		w.sendOps()
+		<-w.io.ready
+		w.collect()
 	}
-	if w.wall.Before(w.noOpen) {
-		return false
-	}
-	for w.open.n >= w.cfg.MaxOpenFiles {
-		w.release(w.open.tail)
-	}
-	p := c.cur
-	if p.onDisk {
-		f, err := openRaw(w.path(p), flagsAppend, 0)
-		if err != nil {
-			w.openFailed(c, err)
-			return false
-		}
-		w.opened(c, f)
-		return true
-	}
-	flags := flagsCreate
-	if w.spares.take(w.path(p)) {
-		flags = flagsReuse
-	}
-	f, err := openRaw(w.path(p), flags, fileMode)
-	if err != nil {
-		w.openFailed(c, err)
-		return false
-	}
-	p.onDisk = true
-	w.st.filesCreated.Add(1)
-	w.opened(c, f)
-	return true
-}
-
-func (w *writer) opened(c *conn, f *rawFile) {
-	c.f = f
-	w.open.pushFront(c)
-	n := w.st.filesOpen.Add(1)
-	if n > w.st.maxFilesOpen.Load() {
-		w.st.maxFilesOpen.Store(n)
-	}
-}
-
-func (w *writer) openFailed(c *conn, err error) {
-	w.noOpen = w.wall.Add(openRetry)
-	w.errs.report(errOpen, err, logrus.Fields{"connection": c.base, "dir": w.cfg.LogDir})
-}
-
-// flush writes c's pending records in one write, creating the part's file
-// first if it has none. On failure the file is cut back to its last whole
-// record, so it stays a valid pcap (a new file that did not get its header
-// is deleted); the records are lost and counted.
-func (w *writer) flush(c *conn) bool {
 	if len(c.buf) == 0 {
-		return true
-	}
-	p := c.cur
-	if !w.ensureOpen(c) {
-		w.lose(c)
-		return false
-	}
-	n, err := c.f.Write(c.buf)
-	if err == nil {
-		w.st.packetsWritten.Add(uint64(c.bufPkts))
-		w.st.bytesWritten.Add(uint64(n))
-		w.dropPending(c)
-		return true
-	}
-	w.errs.report(errWrite, err, logrus.Fields{"file": w.path(p)})
-	good := p.size - int64(len(c.buf))
-	if good < pcapHeaderLen {
-		w.deletePart(p) // the header was in this write
-		return false
-	}
-	if n > 0 {
-		if terr := c.f.Truncate(good); terr != nil {
-			// A partial record we cannot cut would spoil the file.
-			w.errs.report(errWrite, terr, logrus.Fields{"file": w.path(p)})
-			w.deletePart(p)
-			return false
-		}
-	}
-	w.lose(c)
-	return false
-}
-
-// lose gives up c's pending records: counted as lost, the part shrinks back
-// to what its file holds, or is forgotten if it has no file.
-func (w *writer) lose(c *conn) {
-	w.st.packetsLost.Add(uint64(c.bufPkts))
-	if p := c.cur; p.onDisk {
-		p.size -= int64(len(c.buf))
-		w.bytes -= int64(len(c.buf))
-	} else {
-		w.forgetPart(p)
-		c.cur = nil
-	}
-	w.dropPending(c)
-}
-
-// release closes c's descriptor; pending records stay pending, and the part
-// is reopened in append mode when they are written.
-func (w *writer) release(c *conn) {
-	if c.f == nil {
 		return
 	}
-	if err := c.f.Close(); err != nil {
-		w.errs.report(errClose, err, logrus.Fields{"connection": c.base})
+	p := c.cur
+	w.ops = append(w.ops, fileOp{kind: opWrite, id: p.id, path: p.path, off: p.size - int64(len(c.buf)), buf: c.buf, pkts: c.bufPkts})
+	p.onDisk = true
+	w.unlinkPending(c)
+	w.inflight += int64(cap(c.buf))
+	c.buf, c.bufPkts = nil, 0
+	if len(w.ops) >= opsBatch {
+		w.sendOps()
 	}
-	c.f = nil
-	w.open.remove(c)
-	w.st.filesOpen.Add(-1)
+}
+
+// sendOps hands the operations so far to fileIO.
+func (w *writer) sendOps() {
+	if len(w.ops) == 0 {
+		return
+	}
+	w.io.ops <- w.ops
+	select {
+	case w.ops = <-w.io.spent:
+	default:
+		w.ops = make([]fileOp, 0, opsBatch)
+	}
+}
+
+// sync waits until fileIO has carried out every operation so far, then
+// takes its results.
+func (w *writer) sync() {
+	done := make(chan struct{})
+	w.ops = append(w.ops, fileOp{kind: opBarrier, done: done})
+	w.sendOps()
+	<-done
+	w.collect()
+}
+
+// collect takes back the buffers fileIO is done with and learns of its
+// failures: lost records shrink their part, and a part whose file is gone
+// is forgotten, with what still waits for it.
+func (w *writer) collect() {
+	w.results = w.io.take(w.results)
+	for i := range w.results {
+		r := &w.results[i]
+		w.inflight -= int64(cap(r.buf))
+		w.pool.put(r.buf)
+		if r.lost == 0 && !r.gone {
+			continue
+		}
+		p := w.byID[r.id]
+		if p == nil {
+			continue // deleted meanwhile
+		}
+		if !r.gone {
+			p.size -= r.lost
+			w.bytes -= r.lost
+			continue
+		}
+		if c := p.c; c.cur == p {
+			w.st.packetsLost.Add(uint64(c.bufPkts))
+			w.dropPending(c)
+			c.cur = nil
+		}
+		p.onDisk = false
+		w.forgetPart(p)
+	}
+	clear(w.results)
+}
+
+// release tells fileIO that c's current part will not be written for a
+// while, so its descriptor can go; pending records stay pending.
+func (w *writer) release(c *conn) {
+	if p := c.cur; p != nil && p.onDisk {
+		w.ops = append(w.ops, fileOp{kind: opClose, id: p.id})
+	}
 }
 
 // deletePart removes a part's file, if it has one, and forgets it; the
@@ -442,15 +431,10 @@ func (w *writer) deletePart(p *part) {
 	if c.cur == p {
 		w.st.packetsLost.Add(uint64(c.bufPkts))
 		w.dropPending(c)
-		w.release(c)
 		c.cur = nil
 	}
-	if p.onDisk && w.spares.recycle(w.path(p)) {
-		w.st.filesRecycled.Add(1)
-	} else if p.onDisk {
-		if err := os.Remove(w.path(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			w.errs.report(errRemove, err, logrus.Fields{"file": w.path(p)})
-		}
+	if p.onDisk {
+		w.ops = append(w.ops, fileOp{kind: opDelete, id: p.id, path: p.path})
 	}
 	w.forgetPart(p)
 }
@@ -476,10 +460,7 @@ func (w *writer) forgetPart(p *part) {
 	}
 	p.prev, p.next = nil, nil
 	w.bytes -= p.size
-}
-
-func (w *writer) path(p *part) string {
-	return filepath.Join(w.cfg.LogDir, partName(p.c.base, p.seq))
+	delete(w.byID, p.id)
 }
 
 // tick runs on the writer's timer, so lingering files are deleted on time
@@ -487,6 +468,8 @@ func (w *writer) path(p *part) string {
 func (w *writer) tick() {
 	w.wall = time.Now()
 	w.expire()
+	w.sendOps()
+	w.collect()
 	w.publish()
 }
 
@@ -494,7 +477,7 @@ func (w *writer) tick() {
 func (w *writer) publish() {
 	w.st.connections.Store(int64(len(w.conns)))
 	w.st.logDirBytes.Store(w.bytes)
-	w.st.pendingBytes.Store(w.pendBytes)
+	w.st.pendingBytes.Store(w.pendBytes + w.inflight)
 	if w.ring != nil {
 		w.st.ringBytes.Store(int64(w.ring.chunks) * ringChunk)
 		w.st.ringFlows.Store(int64(len(w.ring.flows)))
@@ -516,18 +499,27 @@ func (w *writer) detach(pair pairKey, until int64) []movedFile {
 	if pl == nil {
 		return nil
 	}
-	var files []movedFile
+	var conns []*conn
 	for c := pl.head; c != nil; c = c.links[slotPair].next {
 		if until != 0 && c.first >= until {
 			continue
 		}
 		w.flush(c) // pending records belong in the archive too
 		w.release(c)
+		conns = append(conns, c)
+	}
+	if len(conns) == 0 {
+		return nil
+	}
+	// The files must be complete and closed before they move.
+	w.sync()
+	var files []movedFile
+	for _, c := range conns {
 		c.cur = nil
 		for len(c.parts) > 0 {
 			p := c.parts[0]
-			if p.onDisk { // always, unless the flush failed
-				files = append(files, movedFile{path: w.path(p), size: p.size, rank: len(c.parts) - 1})
+			if p.onDisk { // always, unless a write failed
+				files = append(files, movedFile{path: p.path, size: p.size, rank: len(c.parts) - 1})
 			}
 			w.forgetPart(p)
 		}
@@ -547,5 +539,9 @@ func (w *writer) shutdown() {
 		w.flush(c)
 		w.release(c)
 	}
+	w.ops = append(w.ops, fileOp{kind: opCloseAll})
+	w.sync()
+	close(w.io.ops)
+	<-w.io.done
 	w.publish()
 }
