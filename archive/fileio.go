@@ -49,10 +49,12 @@ type ioResult struct {
 }
 
 type openFile struct {
-	id         uint64
-	f          *rawFile
-	prev, next *openFile // least recently written last
+	id    uint64
+	f     *rawFile
+	links lruLinks[*openFile]
 }
+
+func (f *openFile) lru() *lruLinks[*openFile] { return &f.links }
 
 type fileIO struct {
 	st      *counters
@@ -64,9 +66,9 @@ type fileIO struct {
 	spent   chan []fileOp // carried-out batches, for the writer to reuse
 	done    chan struct{}
 
-	files      map[uint64]*openFile
-	head, tail *openFile
-	noOpen     time.Time // file opens rest until then
+	files  map[uint64]*openFile
+	lru    lruList[*openFile] // open files, least recently written last
+	noOpen time.Time          // file opens rest until then
 
 	mu      sync.Mutex
 	results []ioResult
@@ -145,9 +147,8 @@ func (x *fileIO) write(op *fileOp) {
 			res.lost, res.gone = int64(len(op.buf)), op.off == 0
 			return
 		}
-	} else if x.head != f {
-		x.unlink(f)
-		x.pushFront(f)
+	} else {
+		x.lru.touch(f)
 	}
 	n, err := f.f.Write(op.buf)
 	if err == nil {
@@ -182,8 +183,8 @@ func (x *fileIO) open(op *fileOp) *openFile {
 	if !x.noOpen.IsZero() && time.Now().Before(x.noOpen) {
 		return nil
 	}
-	for len(x.files) >= x.maxOpen && x.tail != nil {
-		x.close(x.tail)
+	for len(x.files) >= x.maxOpen && x.lru.tail != nil {
+		x.close(x.lru.tail)
 	}
 	flags, mode := flagsAppend, uint32(0)
 	if op.off == 0 {
@@ -203,7 +204,7 @@ func (x *fileIO) open(op *fileOp) *openFile {
 	}
 	f := &openFile{id: op.id, f: rf}
 	x.files[op.id] = f
-	x.pushFront(f)
+	x.lru.pushFront(f)
 	n := x.st.filesOpen.Add(1)
 	if n > x.st.maxFilesOpen.Load() {
 		x.st.maxFilesOpen.Store(n)
@@ -215,39 +216,15 @@ func (x *fileIO) close(f *openFile) {
 	if err := f.f.Close(); err != nil {
 		x.errs.report(errClose, err, logrus.Fields{"file": f.f.path})
 	}
-	x.unlink(f)
+	x.lru.remove(f)
 	delete(x.files, f.id)
 	x.st.filesOpen.Add(-1)
 }
 
 func (x *fileIO) closeAll() {
-	for x.head != nil {
-		x.close(x.head)
+	for x.lru.head != nil {
+		x.close(x.lru.head)
 	}
-}
-
-func (x *fileIO) pushFront(f *openFile) {
-	f.prev, f.next = nil, x.head
-	if x.head != nil {
-		x.head.prev = f
-	} else {
-		x.tail = f
-	}
-	x.head = f
-}
-
-func (x *fileIO) unlink(f *openFile) {
-	if f.prev != nil {
-		f.prev.next = f.next
-	} else {
-		x.head = f.next
-	}
-	if f.next != nil {
-		f.next.prev = f.prev
-	} else {
-		x.tail = f.prev
-	}
-	f.prev, f.next = nil, nil
 }
 
 // give hands a result to the writer; it never blocks.

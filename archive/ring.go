@@ -14,9 +14,9 @@ package archive
 const ringChunk = 16 << 10
 
 type ringFlow struct {
-	key        pairKey
-	chunks     [][]byte // oldest first; each holds whole pcap records
-	prev, next *ringFlow
+	key    pairKey
+	chunks [][]byte // oldest first; each holds whole pcap records
+	links  lruLinks[*ringFlow]
 }
 
 type ring struct {
@@ -27,8 +27,7 @@ type ring struct {
 	chunks    int // chunks allocated so far
 	free      [][]byte
 	flows     map[pairKey]*ringFlow
-	head      *ringFlow // most recently active
-	tail      *ringFlow
+	lru       lruList[*ringFlow] // most recently active first
 	spareFlow []*ringFlow
 }
 
@@ -56,10 +55,9 @@ func (r *ring) add(k pairKey, ts int64, data []byte, origLen uint32) {
 		}
 		f.key = k
 		r.flows[k] = f
-		r.pushFront(f)
-	} else if r.head != f {
-		r.unlink(f)
-		r.pushFront(f)
+		r.lru.pushFront(f)
+	} else {
+		r.lru.touch(f)
 	}
 	need := int(recordLen(len(data)))
 	if n := len(f.chunks); n == 0 || len(f.chunks[n-1])+need > ringChunk {
@@ -85,7 +83,7 @@ func (r *ring) chunk(f *ringFlow) []byte {
 		r.chunks++
 		return make([]byte, 0, ringChunk)
 	}
-	victim := r.tail
+	victim := r.lru.tail
 	if victim == f { // f is the only pair with memory
 		return r.shift(f)
 	}
@@ -132,32 +130,10 @@ func (r *ring) remove(f *ringFlow) {
 		r.free = append(r.free, c[:0])
 	}
 	f.chunks = f.chunks[:0]
-	r.unlink(f)
+	r.lru.remove(f)
 	delete(r.flows, f.key)
 	f.key = pairKey{}
 	r.spareFlow = append(r.spareFlow, f)
 }
 
-func (r *ring) pushFront(f *ringFlow) {
-	f.prev, f.next = nil, r.head
-	if r.head != nil {
-		r.head.prev = f
-	} else {
-		r.tail = f
-	}
-	r.head = f
-}
-
-func (r *ring) unlink(f *ringFlow) {
-	if f.prev != nil {
-		f.prev.next = f.next
-	} else {
-		r.head = f.next
-	}
-	if f.next != nil {
-		f.next.prev = f.prev
-	} else {
-		r.tail = f.prev
-	}
-	f.prev, f.next = nil, nil
-}
+func (f *ringFlow) lru() *lruLinks[*ringFlow] { return &f.links }
