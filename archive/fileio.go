@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -25,6 +26,7 @@ const (
 	opDelete                 // the part's file goes (kept as a spare when possible)
 	opBarrier                // close done once everything before is carried out
 	opCloseAll               // close every descriptor (shutdown)
+	opForget                 // the part left -l (archived): forget what is known of it
 )
 
 type fileOp struct {
@@ -51,6 +53,7 @@ type ioResult struct {
 type openFile struct {
 	id    uint64
 	f     *rawFile
+	size  int64 // bytes in the file: a failed write is cut back to this
 	links lruLinks[*openFile]
 }
 
@@ -69,6 +72,9 @@ type fileIO struct {
 	files  map[uint64]*openFile
 	lru    lruList[*openFile] // open files, least recently written last
 	noOpen time.Time          // file opens rest until then
+	// failed are parts a write failed for: their size on disk is no
+	// longer what the writer thinks, so a reopen asks the file.
+	failed map[uint64]struct{}
 
 	mu      sync.Mutex
 	results []ioResult
@@ -86,6 +92,7 @@ func newFileIO(cfg *Config, st *counters, errs *errLog) *fileIO {
 		spent:   make(chan []fileOp, 64),
 		done:    make(chan struct{}),
 		files:   make(map[uint64]*openFile),
+		failed:  make(map[uint64]struct{}),
 		ready:   make(chan struct{}, 1),
 	}
 	if cfg.LogPackets {
@@ -121,6 +128,7 @@ func (x *fileIO) do(op *fileOp) {
 		if f := x.files[op.id]; f != nil {
 			x.close(f)
 		}
+		delete(x.failed, op.id)
 		if x.spares.recycle(op.path) {
 			x.st.filesRecycled.Add(1)
 		} else if err := os.Remove(op.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -130,6 +138,8 @@ func (x *fileIO) do(op *fileOp) {
 		close(op.done)
 	case opCloseAll:
 		x.closeAll()
+	case opForget:
+		delete(x.failed, op.id)
 	}
 }
 
@@ -145,6 +155,10 @@ func (x *fileIO) write(op *fileOp) {
 		if f = x.open(op); f == nil {
 			x.st.packetsLost.Add(uint64(op.pkts))
 			res.lost, res.gone = int64(len(op.buf)), op.off == 0
+			if !res.gone {
+				// Later writes were sized with these records in.
+				x.failed[op.id] = struct{}{}
+			}
 			return
 		}
 	} else {
@@ -152,25 +166,31 @@ func (x *fileIO) write(op *fileOp) {
 	}
 	n, err := f.f.Write(op.buf)
 	if err == nil {
+		f.size += int64(n)
 		x.st.packetsWritten.Add(uint64(op.pkts))
 		x.st.bytesWritten.Add(uint64(n))
 		return
 	}
 	x.errs.report(errWrite, err, logrus.Fields{"file": op.path})
 	x.st.packetsLost.Add(uint64(op.pkts))
+	x.failed[op.id] = struct{}{}
 	res.lost = int64(len(op.buf))
 	switch {
-	case op.off < pcapHeaderLen:
+	case f.size < pcapHeaderLen:
 		res.gone = true // the header was in this write
 	case n > 0:
-		if terr := f.f.Truncate(op.off); terr != nil {
+		if terr := f.f.Truncate(f.size); terr != nil {
 			// A partial record we cannot cut would spoil the file.
 			x.errs.report(errWrite, terr, logrus.Fields{"file": op.path})
 			res.gone = true
 		}
 	}
+	// Closed in any case: a descriptor opened to create writes at its own
+	// offset, which a cut would leave past the end of the file. The next
+	// write reopens it to append.
+	x.close(f)
 	if res.gone {
-		x.close(f)
+		delete(x.failed, op.id)
 		if rerr := os.Remove(op.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			x.errs.report(errRemove, rerr, logrus.Fields{"file": op.path})
 		}
@@ -199,10 +219,18 @@ func (x *fileIO) open(op *fileOp) *openFile {
 		x.errs.report(errOpen, err, logrus.Fields{"file": op.path, "dir": x.logDir})
 		return nil
 	}
+	f := &openFile{id: op.id, f: rf, size: op.off}
 	if op.off == 0 {
 		x.st.filesCreated.Add(1)
+	} else if _, bad := x.failed[op.id]; bad {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(rf.fd, &st); err != nil {
+			x.errs.report(errOpen, err, logrus.Fields{"file": op.path})
+			rf.Close()
+			return nil
+		}
+		f.size = st.Size
 	}
-	f := &openFile{id: op.id, f: rf}
 	x.files[op.id] = f
 	x.lru.pushFront(f)
 	n := x.st.filesOpen.Add(1)

@@ -280,7 +280,14 @@ func TestFullDiskKeepsFilesValid(t *testing.T) {
 	}
 	var onDisk int
 	for _, p := range pcapFiles(t, cfg.LogDir) {
-		onDisk += len(readPcap(t, p, cfg)) // fails the test on a cut record
+		recs := readPcap(t, p, cfg) // fails the test on a cut record
+		for _, rec := range recs {
+			// A cut made past the end of a file would read as zeros.
+			if len(rec.data) == 0 || rec.ts.Before(t0) {
+				t.Fatalf("%s: a zero record (%d bytes at %s): the file was extended, not cut", p, len(rec.data), rec.ts)
+			}
+		}
+		onDisk += len(recs)
 	}
 	if uint64(onDisk) != st.PacketsWritten {
 		t.Errorf("-l holds %d whole records, %d counted written", onDisk, st.PacketsWritten)

@@ -520,6 +520,7 @@ func (w *writer) detach(pair pairKey, until int64) []movedFile {
 			p := c.parts[0]
 			if p.onDisk { // always, unless a write failed
 				files = append(files, movedFile{path: p.path, size: p.size, rank: len(c.parts) - 1})
+				w.ops = append(w.ops, fileOp{kind: opForget, id: p.id})
 			}
 			w.forgetPart(p)
 		}
