@@ -404,8 +404,14 @@ func TestLeftoversFromACrash(t *testing.T) {
 			if n := r.Stats().Leftovers; n != 2 {
 				t.Errorf("%d leftovers counted, want 2", n)
 			}
-			if got := pcapFiles(t, cfg.LogDir); len(got) != 0 {
-				t.Errorf("leftovers still in -l: %v", got)
+			if got := logEntries(t, cfg.LogDir); len(got) != 1 || got[0] != "notes.txt" {
+				t.Errorf("-l holds %v after the start, want only notes.txt", got)
+			}
+			// Deleted leftovers become spares, header only (logEntries
+			// checks), unless they were archived.
+			spares, _ := os.ReadDir(filepath.Join(cfg.LogDir, spareDirName))
+			if want := map[bool]int{false: 2, true: 1}[keep]; len(spares) != want {
+				t.Errorf("%d spares, want %d", len(spares), want)
 			}
 			if _, err := os.Stat(mine); err != nil {
 				t.Errorf("a file that is not ours was touched: %v", err)

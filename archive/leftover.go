@@ -15,9 +15,10 @@ import (
 const leftoverSuffix = "leftover"
 
 // handleLeftovers deals with the part files a previous run left in -l (a
-// crash, a SIGKILL, or live connections at shutdown): deleted, or, with
-// KeepLeftovers, repaired (a crash can only cut the last record) and moved
-// to "<archive_dir>/<now>_leftover/". Nothing here stops the start: every
+// crash, a SIGKILL, or live connections at shutdown): deleted (the first
+// ones kept as spares, header only), or, with KeepLeftovers, repaired (a
+// crash can only cut the last record) and moved to
+// "<archive_dir>/<now>_leftover/". Nothing here stops the start: every
 // failure is logged and counted. Files that do not look like ours are left
 // alone.
 func (r *Recorder) handleLeftovers() {
@@ -44,6 +45,9 @@ func (r *Recorder) handleLeftovers() {
 				moved++
 				continue
 			}
+		}
+		if r.w.io.spares.recycle(path) {
+			continue
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			r.errs.report(errLeftover, err, logrus.Fields{"file": path})

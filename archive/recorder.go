@@ -107,6 +107,8 @@ func newRecorder(cfg Config, log *logrus.Logger) (*Recorder, error) {
 			return nil, fmt.Errorf("archive: -l %q: %w", r.cfg.LogDir, err)
 		}
 	}
+	// The writer first: leftovers it can reuse become its spares.
+	r.w = newWriter(&r.cfg, &r.st, r.errs, log)
 	if r.cfg.LogDir != "" {
 		r.handleLeftovers()
 	}
@@ -119,7 +121,6 @@ func newRecorder(cfg Config, log *logrus.Logger) (*Recorder, error) {
 	for range n {
 		r.free <- newBatch(r.snaplen)
 	}
-	r.w = newWriter(&r.cfg, &r.st, r.errs, log)
 	return r, nil
 }
 
