@@ -57,7 +57,8 @@
 // Close writes what is waiting, closes every file, each a valid pcap, and
 // deletes the files and waiting records of ended connections. Part files found in -l at start (left by a
 // crash, which can cut at most the last record, or by live connections at
-// the last stop) are deleted, or with KeepLeftovers repaired and moved to
+// the last stop) are deleted (the first become header-only spares), or
+// with KeepLeftovers repaired and moved to
 // <archive_dir>/<start time>_leftover/. A start never fails over them.
 //
 // # Spare files
