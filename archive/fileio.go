@@ -21,12 +21,11 @@ import (
 type opKind uint8
 
 const (
-	opWrite    opKind = iota // append buf to the part; off 0 creates it
-	opClose                  // the part will not be written for a while: free its descriptor
-	opDelete                 // the part's file goes (kept as a spare when possible)
-	opBarrier                // close done once everything before is carried out
-	opCloseAll               // close every descriptor (shutdown)
-	opForget                 // the part left -l (archived): forget what is known of it
+	opWrite   opKind = iota // append buf to the part; off 0 creates it
+	opClose                 // the part will not be written for a while: free its descriptor
+	opDelete                // the part's file goes (kept as a spare when possible)
+	opBarrier               // close done once everything before is carried out
+	opForget                // the part left -l (archived): forget what is known of it
 )
 
 type fileOp struct {
@@ -136,8 +135,6 @@ func (x *fileIO) do(op *fileOp) {
 		}
 	case opBarrier:
 		close(op.done)
-	case opCloseAll:
-		x.closeAll()
 	case opForget:
 		delete(x.failed, op.id)
 	}

@@ -540,9 +540,8 @@ func (w *writer) shutdown() {
 		w.flush(c)
 		w.release(c)
 	}
-	w.ops = append(w.ops, fileOp{kind: opCloseAll})
 	w.sync()
 	close(w.io.ops)
-	<-w.io.done
+	<-w.io.done // every descriptor closed
 	w.publish()
 }
