@@ -146,7 +146,7 @@ func (x *fileIO) do(op *fileOp) {
 // records are lost and counted.
 func (x *fileIO) write(op *fileOp) {
 	res := ioResult{buf: op.buf, id: op.id}
-	defer x.give(res)
+	defer func() { x.give(res) }() // what res says by then
 	f := x.files[op.id]
 	if f == nil {
 		if f = x.open(op); f == nil {

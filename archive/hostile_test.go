@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -291,5 +292,16 @@ func TestFullDiskKeepsFilesValid(t *testing.T) {
 	}
 	if uint64(onDisk) != st.PacketsWritten {
 		t.Errorf("-l holds %d whole records, %d counted written", onDisk, st.PacketsWritten)
+	}
+	// The quota's account of -l learns of every failed write.
+	var size int64
+	for _, p := range pcapFiles(t, cfg.LogDir) {
+		if !strings.Contains(p, spareDirName) {
+			info, _ := os.Stat(p)
+			size += info.Size()
+		}
+	}
+	if st.LogDirBytes != size {
+		t.Errorf("-l holds %d bytes of parts, the writer counts %d", size, st.LogDirBytes)
 	}
 }
