@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -96,14 +95,7 @@ func TestSIGHUPReloadKeepsFlowState(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := writeConfig(t, "alert_min_bytes: 1000000000\n")
-	cmd := exec.Command(binary, "-pcapfile", "-", "-config", cfg)
-	stdin, _ := cmd.StdinPipe()
-	stdout, stderr := newSyncBuffer(), newSyncBuffer()
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, stdin, stdout, stderr := startDaemon(t, true, "-pcapfile", "-", "-config", cfg)
 	// The first half of the capture: quiet history for the exfiltrating pair.
 	stdin.Write(data[:len(data)/2])
 	waitFor(t, stderr, "wherefore started", 10*time.Second)

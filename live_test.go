@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -20,6 +21,27 @@ type syncBuffer struct {
 }
 
 func newSyncBuffer() *syncBuffer { return &syncBuffer{} }
+
+// startDaemon runs the built binary with args in the background, its
+// output captured, and standard input a pipe when stdin is set; the end of
+// the test kills it if it is still running.
+func startDaemon(t *testing.T, stdin bool, args ...string) (cmd *exec.Cmd, in io.WriteCloser, stdout, stderr *syncBuffer) {
+	t.Helper()
+	cmd = exec.Command(binary, args...)
+	if stdin {
+		var err error
+		if in, err = cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, stderr = newSyncBuffer(), newSyncBuffer()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, in, stdout, stderr
+}
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
@@ -57,15 +79,9 @@ func TestLiveCaptureOnLoopback(t *testing.T) {
 	}()
 	port := sink.LocalAddr().(*net.UDPAddr).Port
 
-	cmd := exec.Command(binary, "-i", "lo", "-f", "udp and dst port "+strconv.Itoa(port), "-transfer_interval", "1s",
+	cmd, _, stdout, stderr := startDaemon(t, false, "-i", "lo", "-f", "udp and dst port "+strconv.Itoa(port), "-transfer_interval", "1s",
 		"-w", "200ms", "-alert_min_bytes", "100000", "-alerts_file", "-", "-l", t.TempDir(), "-host", "live-test",
 		"-metrics_addr", "127.0.0.1:0")
-	stdout, stderr := newSyncBuffer(), newSyncBuffer()
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
 	waitFor(t, stderr, "wherefore started", 10*time.Second)
 
 	conn, err := net.DialUDP("udp4", nil, sink.LocalAddr().(*net.UDPAddr))
@@ -157,13 +173,7 @@ func TestSIGHUPAppliesProcessLookup(t *testing.T) {
 		t.Skip("live capture needs root (or cap_net_raw,cap_net_admin on the binary); skipped")
 	}
 	cfg := writeConfig(t, "process_lookup: false\n")
-	cmd := exec.Command(binary, "-i", "lo", "-f", "udp and port 9", "-w", "200ms", "-l", t.TempDir(), "-config", cfg)
-	stdout, stderr := newSyncBuffer(), newSyncBuffer()
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, _, _, stderr := startDaemon(t, false, "-i", "lo", "-f", "udp and port 9", "-w", "200ms", "-l", t.TempDir(), "-config", cfg)
 	waitFor(t, stderr, "wherefore started", 10*time.Second)
 	const on = "process attribution on"
 	reload := func(text string, reloads int) {

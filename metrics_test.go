@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -60,15 +59,8 @@ func TestMetricsExistAndMove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "-pcapfile", "-", "-metrics_addr", "127.0.0.1:0", "-archive_dir", t.TempDir(),
+	cmd, stdin, _, stderr := startDaemon(t, true, "-pcapfile", "-", "-metrics_addr", "127.0.0.1:0", "-archive_dir", t.TempDir(),
 		"-l", t.TempDir(), "-webhook_url", hook.srv.URL)
-	stdin, _ := cmd.StdinPipe()
-	stderr := newSyncBuffer()
-	cmd.Stdout, cmd.Stderr = io.Discard, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
 	// The source opens (and metrics start) once the file header arrives.
 	half := len(data) / 3
 	stdin.Write(data[:half])
@@ -110,14 +102,7 @@ func TestMetricsExistAndMove(t *testing.T) {
 // on standard input blocks the reader for good (gzip input is not polled),
 // as a wedged capture would.
 func TestHealthzFailsWhenCaptureStalls(t *testing.T) {
-	cmd := exec.Command(binary, "-pcapfile", "-", "-metrics_addr", "127.0.0.1:0", "-stall_after", "1s")
-	stdin, _ := cmd.StdinPipe()
-	stderr := newSyncBuffer()
-	cmd.Stdout, cmd.Stderr = io.Discard, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, stdin, _, stderr := startDaemon(t, true, "-pcapfile", "-", "-metrics_addr", "127.0.0.1:0", "-stall_after", "1s")
 	raw, _ := os.ReadFile("testdata/demo.pcap")
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)

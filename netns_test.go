@@ -100,15 +100,7 @@ func newNetnsCaptures(t *testing.T, interval time.Duration) *netnsCaptures {
 		t.Fatalf("label at %s, want %s", c.label.IntervalStart, want)
 	}
 
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(bufio.NewReader(f))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openPcap(t, path)
 	reverse := c.label.Dst + "->" + c.label.Src
 	byInterval := make([][]netnsPacket, s.Exfil.At+1)
 	for {
@@ -409,17 +401,24 @@ func netnsDrops(t *testing.T, n *vethPair, c *netnsCaptures) {
 	}
 }
 
-func countFrames(t *testing.T, file string) int {
+// openPcap reads a classic pcap file; the end of the test closes it.
+func openPcap(t *testing.T, path string) *pcapgo.Reader {
 	t.Helper()
-	f, err := os.Open(file)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	r, err := pcapgo.NewReader(bufio.NewReader(f))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func countFrames(t *testing.T, file string) int {
+	t.Helper()
+	r := openPcap(t, file)
 	n := 0
 	for {
 		if _, _, err := r.ReadPacketData(); err != nil {

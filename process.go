@@ -33,34 +33,29 @@ func (p processOptions) validate() error {
 	return nil
 }
 
-// openSocketOwners returns the process lookup, or nil when it is off: with
-// -pcapfile (the sockets of the moment have nothing to do with a recorded
-// capture), with -process_lookup=false, or where /proc cannot serve it,
-// which is logged rather than fatal since the flag is on by default.
-func openSocketOwners(p processOptions, fileMode bool, log logrus.FieldLogger) (*capture.SocketOwners, error) {
-	if !p.lookup || fileMode {
-		return nil, nil
-	}
-	if err := p.validate(); err != nil {
-		return nil, err
-	}
+// openSocketOwners returns the process lookup, or nil where /proc cannot
+// serve it, which is logged rather than fatal since the flag is on by
+// default. checkSettings has validated p.
+func openSocketOwners(p processOptions, log logrus.FieldLogger) *capture.SocketOwners {
 	if runtime.GOOS != "linux" {
 		log.WithField("os", runtime.GOOS).Info("process attribution needs Linux's /proc: alerts will not name processes")
-		return nil, nil
+		return nil
 	}
 	owners, err := capture.NewSocketOwners("", p.ttl)
 	if err != nil {
 		log.WithError(err).Warn("process attribution unavailable: alerts will not name processes")
-		return nil, nil
+		return nil
 	}
 	log.WithField("cache_ttl", p.ttl).Info("process attribution on: alerts of this host's flows name their processes")
-	return owners, nil
+	return owners
 }
 
 // processLookups gives each dispatcher the process enricher its options
-// ask for. A reload that turns the lookup on, or changes the cache's TTL,
-// gets a fresh lookup; one that changes neither keeps the warm cache.
-// Calls come from one goroutine at a time: the start, then reloads.
+// ask for: none with -pcapfile (the sockets of the moment have nothing to
+// do with a recorded capture) or -process_lookup=false. A reload that turns
+// the lookup on, or changes the cache's TTL, gets a fresh lookup; one that
+// changes neither keeps the warm cache. Calls come from one goroutine at a
+// time: the start, then reloads.
 type processLookups struct {
 	fileMode bool
 	log      logrus.FieldLogger
@@ -73,12 +68,7 @@ func (l *processLookups) enricher(opts *options) func(context.Context, *alert.Al
 		return nil
 	}
 	if l.owners == nil || l.ttl != opts.process.ttl {
-		owners, err := openSocketOwners(opts.process, l.fileMode, l.log)
-		if err != nil {
-			// Settings are checked before a start or reload gets here.
-			l.log.WithError(err).Warn("process attribution unavailable: alerts will not name processes")
-		}
-		l.owners, l.ttl = owners, opts.process.ttl
+		l.owners, l.ttl = openSocketOwners(opts.process, l.log), opts.process.ttl
 	}
 	if l.owners == nil {
 		return nil

@@ -164,9 +164,6 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		enrich = archiveEnricher(recorder, log)
 		tap = recorder.Tap
 	}
-	if err := o.process.validate(); err != nil {
-		return fail(err)
-	}
 	// Processes are looked up before archiving: sockets vanish, while
 	// archiving takes time moving files.
 	processOn := (&processLookups{fileMode: fileMode, log: log}).enricher
