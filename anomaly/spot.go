@@ -49,7 +49,7 @@ func (c *SPOTConfig) Validate() error {
 		c.Q = DefaultSPOTQ
 	}
 	if !(c.Q > 0 && c.Q < 1-c.Level) {
-		return fmt.Errorf("anomaly: SPOT risk Q %g invalid (must be > 0 and < 1-Level = %g; 0 means %g)", c.Q, 1-c.Level, DefaultSPOTQ)
+		return fmt.Errorf("anomaly: SPOT risk Q %g invalid (must be > 0 and < 1-Level = %.6g; 0 means %g)", c.Q, 1-c.Level, DefaultSPOTQ)
 	}
 	if c.NInit == 0 {
 		c.NInit = DefaultSPOTNInit
