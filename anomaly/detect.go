@@ -211,6 +211,12 @@ func (c *CountConfig) Validate() error {
 	return nil
 }
 
+// DefaultCountMinSpread is the spread floor (BaselineConfig.MinSpread)
+// suggested for baselines of distinct counts: counts vary far less than
+// byte volumes, and with the volume floor of 0.5 a threshold of 6 spreads
+// would ask a host that usually reaches 400 peers to reach 8000.
+const DefaultCountMinSpread = 0.1
+
 // Count judges a distinct count (ports, hosts, sources, attempts) of one
 // key against Floor and, when the key's baseline of that count has
 // history, against the learned level thr spreads above it: the threshold
@@ -218,6 +224,8 @@ func (c *CountConfig) Validate() error {
 // talks to hundreds of peers is judged by its own habits, and a host with
 // no history by the floor alone, so a scan is caught in a capture of a few
 // seconds. Sub-score "learned" says whether history set the threshold.
+// Give count baselines their own BaselineConfig (DefaultCountMinSpread) and
+// thr from a Pooled model of count deviations.
 func Count(count float64, b Baseline, thr float64, bc *BaselineConfig, cfg *CountConfig, r *Result) {
 	r.Reset()
 	threshold, expected, learned := cfg.Floor, 0.0, 0.0
