@@ -112,7 +112,7 @@ func TestPooled(t *testing.T) {
 func TestSurge(t *testing.T) {
 	bc := baselineConfig(t)
 	const thr = 6.0
-	host := learnt(bc, 30e3, 25e3, 35e3, 30e3)                  // the host's uploads per interval
+	host := learnt(bc, 30e3, 25e3, 35e3, 30e3)                   // the host's uploads per interval
 	pair := learnt(bc, 4000, 5000, 4500, 4000, 5000, 4500, 4000) // a long-lived flow
 	cfg := &SurgeConfig{}
 	var r Result

@@ -8,11 +8,6 @@ import (
 	"testing"
 )
 
-// within reports whether got is within frac (relative) of want.
-func within(got, want, frac float64) bool {
-	return math.Abs(got-want) <= frac*math.Abs(want)
-}
-
 func TestGPDQuantileFormula(t *testing.T) {
 	for _, c := range []struct {
 		gamma, want float64

@@ -157,6 +157,10 @@ func LoadStateFile(path string) (*State, error) {
 	return s, nil
 }
 
+// spotJSON stores the excess ring as it lies in memory, with its running
+// sums and the fitted tail, so a restored model continues bit for bit as
+// the saved one would have: when two fits are nearly as likely, refitting
+// from sums rounded differently could pick the other.
 type spotJSON struct {
 	Config      SPOTConfig `json:"config"`
 	Calibration []float64  `json:"calibration,omitempty"`
@@ -164,24 +168,33 @@ type spotJSON struct {
 	T           float64    `json:"t"`
 	N           int        `json:"n"`
 	NT          int        `json:"n_t"`
-	Excesses    []float64  `json:"excesses,omitempty"` // oldest first
+	Excesses    []float64  `json:"excesses,omitempty"` // ring slots
+	Head        int        `json:"head"`
+	Sum         float64    `json:"sum"`
+	SumSq       float64    `json:"sum_sq"`
+	Gamma       float64    `json:"gamma"`
+	Sigma       float64    `json:"sigma"`
+	// Z is stored, not recomputed: SPOT updates z_q when it refits, not
+	// on every normal value that raises n.
+	Z float64 `json:"z"`
 }
 
-// MarshalJSON encodes the model's configuration and learned sample; the
-// fit and z_q are recomputed on decoding.
+// MarshalJSON encodes the model's configuration, learned sample and fit.
 func (s *SPOT) MarshalJSON() ([]byte, error) {
 	j := spotJSON{Config: s.cfg, Calibrated: s.Calibrated(), T: s.t, N: s.n, NT: s.nt}
 	if !j.Calibrated {
 		j.Calibration = s.calib
 	} else {
-		j.Excesses = s.ex.ordered(make([]float64, 0, s.ex.count))
+		j.Excesses, j.Head = s.ex.values(), s.ex.head
+		j.Sum, j.SumSq = s.ex.sum, s.ex.sumSq
+		j.Gamma, j.Sigma, j.Z = s.fit.gamma, s.fit.sigma, s.z
 	}
 	return json.Marshal(j)
 }
 
 // UnmarshalJSON restores a model MarshalJSON encoded, checking that its
-// configuration is valid and its counts consistent; errors wrap
-// ErrStateCorrupt.
+// configuration is valid and its sample, sums and counts consistent;
+// errors wrap ErrStateCorrupt.
 func (s *SPOT) UnmarshalJSON(data []byte) error {
 	var j spotJSON
 	if err := json.Unmarshal(data, &j); err != nil {
@@ -199,39 +212,56 @@ func (s *SPOT) UnmarshalJSON(data []byte) error {
 		*s = *m
 		return nil
 	}
-	if len(j.Calibration) > 0 || len(j.Excesses) > m.cfg.MaxExcess || j.NT < len(j.Excesses) || j.N < j.NT || j.N < 1 ||
-		(j.NT > 0) != (len(j.Excesses) > 0) {
-		return fmt.Errorf("%w: SPOT: n %d, n_t %d, %d excesses (at most %d)", ErrStateCorrupt, j.N, j.NT, len(j.Excesses), m.cfg.MaxExcess)
+	k, size := len(j.Excesses), m.cfg.MaxExcess
+	if len(j.Calibration) > 0 || k > size || j.NT < k || j.N < j.NT || j.N < 1 || (j.NT > 0) != (k > 0) ||
+		j.Head < 0 || j.Head >= size || (k < size && j.Head != k) {
+		return fmt.Errorf("%w: SPOT: n %d, n_t %d, %d excesses (at most %d), head %d", ErrStateCorrupt, j.N, j.NT, k, size, j.Head)
 	}
 	for _, y := range j.Excesses {
 		if !(y > 0) {
 			return fmt.Errorf("%w: SPOT: excess %g (excesses are > 0)", ErrStateCorrupt, y)
 		}
-		m.ex.push(y)
 	}
+	copy(m.ex.buf, j.Excesses)
+	m.ex.count, m.ex.head = k, j.Head
+	m.ex.recompute() // the extremes, and sums to check the stored ones by
+	if k > 0 && (!within(j.Sum, m.ex.sum, 1e-9) || !within(j.SumSq, m.ex.sumSq, 1e-9)) {
+		return fmt.Errorf("%w: SPOT: stored sums %g, %g disagree with the excesses (%g, %g)", ErrStateCorrupt, j.Sum, j.SumSq, m.ex.sum, m.ex.sumSq)
+	}
+	m.ex.sum, m.ex.sumSq = j.Sum, j.SumSq
 	m.calib, m.t, m.n, m.nt = nil, j.T, j.N, j.NT
-	m.refit()
+	if k == 0 {
+		m.refit()
+	} else {
+		m.fit = gpd{gamma: j.Gamma, sigma: j.Sigma}
+		if math.IsInf(m.fit.logLik(m.ex.values()), -1) {
+			return fmt.Errorf("%w: SPOT: tail fit gamma %g, sigma %g does not fit the excesses", ErrStateCorrupt, j.Gamma, j.Sigma)
+		}
+		if !(j.Z > j.T) || math.IsInf(j.Z, 0) {
+			return fmt.Errorf("%w: SPOT: alarm threshold %g not above t %g", ErrStateCorrupt, j.Z, j.T)
+		}
+		m.z = j.Z
+	}
 	*s = *m
 	return nil
 }
 
-type dspotJSON struct {
-	SPOT   *SPOT     `json:"spot"`
-	Depth  int       `json:"depth"`
-	Window []float64 `json:"window,omitempty"` // accepted values, oldest first
+// within reports whether got is within frac (relative) of want.
+func within(got, want, frac float64) bool {
+	return math.Abs(got-want) <= frac*math.Abs(want)
 }
 
-// MarshalJSON encodes the drift window and the residuals' model.
+type dspotJSON struct {
+	SPOT   *SPOT     `json:"spot"`
+	Window []float64 `json:"window"` // ring slots, len = depth
+	Head   int       `json:"head"`
+	Filled int       `json:"filled"`
+}
+
+// MarshalJSON encodes the drift window as it lies in memory (so its mean
+// is summed in the same order after a restore) and the residuals' model.
 func (d *DSPOT) MarshalJSON() ([]byte, error) {
-	w := make([]float64, 0, d.filled)
-	start := d.head - d.filled
-	if start < 0 {
-		start += len(d.window)
-	}
-	for i := range d.filled {
-		w = append(w, d.window[(start+i)%len(d.window)])
-	}
-	return json.Marshal(dspotJSON{SPOT: d.spot, Depth: len(d.window), Window: w})
+	return json.Marshal(dspotJSON{SPOT: d.spot, Window: d.window, Head: d.head, Filled: d.filled})
 }
 
 // UnmarshalJSON restores a DSPOT; errors wrap ErrStateCorrupt.
@@ -243,14 +273,12 @@ func (d *DSPOT) UnmarshalJSON(data []byte) error {
 		}
 		return fmt.Errorf("%w: DSPOT: %v", ErrStateCorrupt, err)
 	}
-	if j.SPOT == nil || j.Depth < 0 || j.Depth > 1<<20 || len(j.Window) > j.Depth {
-		return fmt.Errorf("%w: DSPOT: depth %d with %d window values", ErrStateCorrupt, j.Depth, len(j.Window))
+	depth := len(j.Window)
+	if j.SPOT == nil || depth > 1<<20 || j.Filled < 0 || j.Filled > depth || j.Head < 0 ||
+		(depth > 0 && j.Head >= depth) || (depth == 0 && j.Head != 0) || (j.Filled < depth && j.Head != j.Filled) {
+		return fmt.Errorf("%w: DSPOT: depth %d, %d values, head %d", ErrStateCorrupt, depth, j.Filled, j.Head)
 	}
-	n := &DSPOT{spot: j.SPOT, window: make([]float64, j.Depth)}
-	for _, x := range j.Window {
-		n.accept(x)
-	}
-	*d = *n
+	*d = DSPOT{spot: j.SPOT, window: append(make([]float64, 0, depth), j.Window...), head: j.Head, filled: j.Filled}
 	return nil
 }
 
