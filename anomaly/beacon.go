@@ -47,10 +47,12 @@ func (c *BeaconConfig) Validate() error {
 // takes the quartiles Q1, Q2, Q3 (linear interpolation) and the median
 // absolute deviation MAD, and scores
 //
-//	skew       = 1 - |Bowley skew|, Bowley skew = (Q1 + Q3 - 2 Q2)/(Q3 - Q1) (0 when Q3 = Q1)
+//	skew       = 1 - |Bowley skew|, Bowley skew = (Q1 + Q3 - 2 Q2)/(Q3 - Q1)
 //	dispersion = max(0, 1 - MAD/Q2) (1 when MAD = 0)
 //
-// The timing score is the mean of the gaps' skew and dispersion, the size
+// The Bowley skew is taken as 0 when the median equals a quartile, as RITA
+// does: with few distinct values (gaps of 60, 60, 61 s) the formula gives
+// ±1 from ties alone, not from a lopsided shape. The timing score is the mean of the gaps' skew and dispersion, the size
 // score the same for sizes, and the regularity the mean of the two (the
 // timing score alone when no sizes are given). In the tests, random
 // (Poisson) arrivals score about 0.6 on timing, a once-a-minute beacon
@@ -125,7 +127,7 @@ func (bc *Beacon) regularity(xs []float64) (skew, disp, median float64) {
 	slices.Sort(xs)
 	q1, q2, q3 := quantileSorted(xs, 0.25), quantileSorted(xs, 0.5), quantileSorted(xs, 0.75)
 	skew = 1
-	if q3 > q1 {
+	if q1 < q2 && q2 < q3 {
 		skew = 1 - math.Abs((q1+q3-2*q2)/(q3-q1))
 	}
 	bc.b = bc.b[:0]

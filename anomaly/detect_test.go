@@ -97,12 +97,15 @@ func TestPooled(t *testing.T) {
 	}
 	// Over 100k more normal key-intervals, about 100000/Risk = 10 cross it.
 	over := 0
-	for range 100000 {
+	for i := range 100000 {
 		d := rng.NormFloat64()
 		if thr, _ := p.Threshold(); d > thr {
 			over++
 		}
 		p.Observe(d)
+		if i%1000 == 999 { // 1000 keys per interval
+			p.EndInterval()
+		}
 	}
 	if over < 2 || over > 30 {
 		t.Fatalf("%d of 100000 normal scores crossed the threshold, want about 10", over)
@@ -338,6 +341,7 @@ func TestDetectorsAllocationFree(t *testing.T) {
 	if a := testing.AllocsPerRun(1000, func() {
 		i++
 		p.Observe(math.Sin(i) * 3)
+		p.EndInterval()
 		thr, _ := p.Threshold()
 		d, _ := b.Deviation(i, bc)
 		_ = d

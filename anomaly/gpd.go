@@ -148,7 +148,7 @@ func grimshawV(ys []float64, x float64) float64 {
 
 // rootGrid is the number of sub-intervals scanRoots splits an interval into,
 // so that a pair of roots inside one interval is still bracketed.
-const rootGrid = 16
+const rootGrid = 8
 
 // scanRoots splits (lo, hi) into rootGrid pieces (geometrically when geo is
 // set, for intervals spanning many orders of magnitude), and hands found to
@@ -204,7 +204,7 @@ func brent(f func(float64) float64, a, b, fa, fb float64) (float64, bool) {
 		if fb == 0 {
 			return b, true
 		}
-		tol := 2*math.SmallestNonzeroFloat64 + 4e-16*math.Abs(b)
+		tol := 1e-300 + 1e-12*math.Abs(b)
 		if math.Abs(b-a) <= tol {
 			return b, true
 		}

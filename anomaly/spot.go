@@ -121,6 +121,10 @@ type SPOT struct {
 	nt    int       // excesses counted
 	fit   gpd
 	ex    excessRing
+	// lazy defers the refit an excess calls for to the next Refit (a
+	// pooled model refits once per interval, not once per key); dirty
+	// says one is due.
+	lazy, dirty bool
 }
 
 // NewSPOT validates a copy of cfg and returns a SPOT that calibrates on its
@@ -200,7 +204,11 @@ func (s *SPOT) Step(x float64) (Status, error) {
 		s.ex.push(x - s.t)
 		s.n++
 		s.nt++
-		s.refit()
+		if s.lazy {
+			s.dirty = true
+		} else {
+			s.refit()
+		}
 		if x > s.z {
 			return StatusAlarm, nil // KeepAlarms: learnt, still reported
 		}
@@ -229,8 +237,18 @@ func (s *SPOT) calibrate() {
 	s.refit()
 }
 
+// Refit brings the fit and z_q up to date when a refit is due; SPOT's own
+// Step refits on every excess, so only a model whose refits are deferred
+// (Pooled) needs it.
+func (s *SPOT) Refit() {
+	if s.dirty {
+		s.refit()
+	}
+}
+
 // refit fits the tail to the ring's excesses and recomputes z_q.
 func (s *SPOT) refit() {
+	s.dirty = false
 	if s.nt == 0 || s.ex.count == 0 {
 		s.z = math.Inf(1)
 		return

@@ -177,6 +177,10 @@ type spotJSON struct {
 	// Z is stored, not recomputed: SPOT updates z_q when it refits, not
 	// on every normal value that raises n.
 	Z float64 `json:"z"`
+	// NoTail stands for z = +Inf (no tail fitted yet), which JSON cannot
+	// hold; RefitDue marks a deferred refit (Pooled).
+	NoTail   bool `json:"no_tail,omitempty"`
+	RefitDue bool `json:"refit_due,omitempty"`
 }
 
 // MarshalJSON encodes the model's configuration, learned sample and fit.
@@ -187,7 +191,12 @@ func (s *SPOT) MarshalJSON() ([]byte, error) {
 	} else {
 		j.Excesses, j.Head = s.ex.values(), s.ex.head
 		j.Sum, j.SumSq = s.ex.sum, s.ex.sumSq
-		j.Gamma, j.Sigma, j.Z = s.fit.gamma, s.fit.sigma, s.z
+		j.RefitDue = s.dirty
+		if math.IsInf(s.z, 1) {
+			j.NoTail = true
+		} else {
+			j.Gamma, j.Sigma, j.Z = s.fit.gamma, s.fit.sigma, s.z
+		}
 	}
 	return json.Marshal(j)
 }
@@ -230,9 +239,14 @@ func (s *SPOT) UnmarshalJSON(data []byte) error {
 	}
 	m.ex.sum, m.ex.sumSq = j.Sum, j.SumSq
 	m.calib, m.t, m.n, m.nt = nil, j.T, j.N, j.NT
-	if k == 0 {
+	switch {
+	case k == 0:
 		m.refit()
-	} else {
+	case j.NoTail:
+		if !j.RefitDue {
+			return fmt.Errorf("%w: SPOT: %d excesses but no tail fitted", ErrStateCorrupt, k)
+		}
+	default:
 		m.fit = gpd{gamma: j.Gamma, sigma: j.Sigma}
 		if math.IsInf(m.fit.logLik(m.ex.values()), -1) {
 			return fmt.Errorf("%w: SPOT: tail fit gamma %g, sigma %g does not fit the excesses", ErrStateCorrupt, j.Gamma, j.Sigma)
@@ -242,6 +256,7 @@ func (s *SPOT) UnmarshalJSON(data []byte) error {
 		}
 		m.z = j.Z
 	}
+	m.dirty = j.RefitDue
 	*s = *m
 	return nil
 }
@@ -307,6 +322,7 @@ func (p *Pooled) UnmarshalJSON(data []byte) error {
 	if j.SPOT == nil || j.SPOT.cfg != j.Config.spotConfig() {
 		return fmt.Errorf("%w: pooled: model missing or not made by its configuration", ErrStateCorrupt)
 	}
+	j.SPOT.lazy = true
 	*p = Pooled{cfg: j.Config, spot: j.SPOT}
 	return nil
 }
