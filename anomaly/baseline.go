@@ -69,8 +69,12 @@ type Baseline struct {
 
 // Update learns x, this interval's value (0 for an idle interval). Until
 // 1/Alpha active intervals are seen, the averages are plain means, so the
-// first values count fully rather than being shrunk towards zero.
+// first values count fully rather than being shrunk towards zero. +Inf is
+// ignored.
 func (b *Baseline) Update(x float64, cfg *BaselineConfig) {
+	if math.IsInf(x, 1) {
+		return // not a measurement; it would pin the center at +Inf
+	}
 	if !(x > 0) { // 0, negative or NaN: nothing moved
 		if b.Idle < math.MaxUint32 {
 			b.Idle++

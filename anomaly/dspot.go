@@ -59,10 +59,11 @@ func (d *DSPOT) Threshold() float64 { return d.Mean() + d.spot.Threshold() }
 // InitialThreshold returns M + t.
 func (d *DSPOT) InitialThreshold() float64 { return d.Mean() + d.spot.InitialThreshold() }
 
-// Step judges x and updates the model. It does not allocate.
+// Step judges x and updates the model, as SPOT.Step does; NaN and ±Inf
+// are refused with ErrNotFinite.
 func (d *DSPOT) Step(x float64) (Status, error) {
-	if math.IsNaN(x) {
-		return 0, ErrNaN
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, ErrNotFinite
 	}
 	if d.filled < len(d.window) {
 		d.accept(x)

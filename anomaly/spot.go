@@ -104,8 +104,9 @@ type constError string
 
 func (e constError) Error() string { return string(e) }
 
-// ErrNaN is returned by Step for a NaN value, which no threshold can judge.
-const ErrNaN = constError("anomaly: value is NaN (SPOT accepts finite numbers and ±Inf)")
+// ErrNotFinite is returned by Step for NaN or ±Inf: no threshold can judge
+// NaN, and an infinite excess would poison the tail fit for good.
+const ErrNotFinite = constError("anomaly: value is NaN or infinite (SPOT judges finite numbers)")
 
 // SPOT learns the upper tail of a stream of values and raises an alarm when
 // a value is more extreme than the risk Q allows (Siffer et al., "Anomaly
@@ -185,10 +186,12 @@ func (s *SPOT) Probability(x float64) float64 {
 }
 
 // Step judges x and updates the model. During calibration it stores x and
-// calibrates once NInit values are stored. It does not allocate.
+// calibrates once NInit values are stored (the one step that allocates, a
+// sorted copy). NaN and ±Inf are refused with ErrNotFinite and change
+// nothing.
 func (s *SPOT) Step(x float64) (Status, error) {
-	if math.IsNaN(x) {
-		return 0, ErrNaN
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, ErrNotFinite
 	}
 	if !s.Calibrated() {
 		s.calib = append(s.calib, x)

@@ -134,16 +134,25 @@ func TestSPOTConfigErrors(t *testing.T) {
 	}
 }
 
-func TestSPOTNaN(t *testing.T) {
+func TestSPOTNotFinite(t *testing.T) {
 	s, err := NewSPOT(SPOTConfig{NInit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Step(math.NaN()); !errors.Is(err, ErrNaN) {
-		t.Fatalf("Step(NaN) = %v, want ErrNaN", err)
+	d, err := NewDSPOT(SPOTConfig{NInit: 100}, 5)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(s.calib) != 0 {
-		t.Fatal("NaN was stored for calibration")
+	for _, x := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if _, err := s.Step(x); !errors.Is(err, ErrNotFinite) {
+			t.Errorf("SPOT Step(%g) = %v, want ErrNotFinite", x, err)
+		}
+		if _, err := d.Step(x); !errors.Is(err, ErrNotFinite) {
+			t.Errorf("DSPOT Step(%g) = %v, want ErrNotFinite", x, err)
+		}
+	}
+	if len(s.calib) != 0 || d.filled != 0 {
+		t.Fatal("a value that is not finite was stored")
 	}
 }
 

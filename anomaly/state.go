@@ -248,7 +248,9 @@ func (s *SPOT) UnmarshalJSON(data []byte) error {
 		}
 	default:
 		m.fit = gpd{gamma: j.Gamma, sigma: j.Sigma}
-		if math.IsInf(m.fit.logLik(m.ex.values()), -1) {
+		// A fit awaiting its refit predates the newest excesses, which may
+		// lie beyond a light tail's end; only its scale can be checked.
+		if bad := !(j.Sigma > 0) || math.IsInf(j.Sigma, 0); bad || (!j.RefitDue && math.IsInf(m.fit.logLik(m.ex.values()), -1)) {
 			return fmt.Errorf("%w: SPOT: tail fit gamma %g, sigma %g does not fit the excesses", ErrStateCorrupt, j.Gamma, j.Sigma)
 		}
 		if !(j.Z > j.T) || math.IsInf(j.Z, 0) {
