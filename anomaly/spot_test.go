@@ -308,3 +308,33 @@ func TestSPOTStepAllocationFree(t *testing.T) {
 		t.Fatalf("Step allocates %g times", a)
 	}
 }
+
+// Each side of 0 is searched: the left interval alone yields the light
+// tail's likelihood root, the right interval alone the heavy tail's.
+func TestGrimshawRootsBothSides(t *testing.T) {
+	for _, want := range []float64{-0.3, 0.3} {
+		inv := func(p float64) float64 { return 2 / want * (math.Pow(1-p, -want) - 1) }
+		ys := perfect(400, inv)
+		r := newExcessRing(len(ys))
+		for _, y := range ys {
+			r.push(y)
+		}
+		st := r.stats()
+		mean := st.sum / float64(st.n)
+		lo, hi := -(1-1e-8)/st.maxY, -1e-8/mean
+		if want > 0 {
+			lo, hi = 1e-8/mean, 2*(mean-st.minY)/(st.minY*st.minY)
+		}
+		var gammas []float64
+		scanRoots(func(x float64) float64 { return grimshawW(ys, x) }, lo, hi, want > 0, func(x float64) {
+			gammas = append(gammas, grimshawV(ys, x)-1)
+		})
+		found := false
+		for _, g := range gammas {
+			found = found || math.Abs(g-want) < 0.05
+		}
+		if !found {
+			t.Errorf("GPD(%g): roots on its side give gammas %v", want, gammas)
+		}
+	}
+}
