@@ -61,7 +61,8 @@ func (c *SurgeConfig) Validate() error {
 // "parent" 1): one new peer receiving far more than the host usually sends
 // in all is worth an alert in its first interval. With neither, only
 // ColdCeiling can judge it. Expected and Threshold are in value's unit.
-// Call it before Update-ing the baselines with value.
+// Call it before Update-ing the baselines with value; bc and cfg must have
+// been validated.
 func Surge(value float64, own, parent Baseline, thr float64, bc *BaselineConfig, cfg *SurgeConfig, r *Result) {
 	r.Reset()
 	switch {
