@@ -4,8 +4,8 @@ package synth
 // much transport payload, when. Kept to 16 bytes: a big interval holds
 // millions of them.
 type event struct {
-	ts   int64 // ns since the epoch
-	conv int32
+	ts    int64 // ns since the epoch
+	conv  int32
 	size  uint16 // transport payload bytes
 	dir   uint8  // 0: side 0 to side 1; 1: back
 	flags uint8  // TCP flags to send; 0: ACK, or PSH|ACK with a payload

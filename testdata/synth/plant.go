@@ -129,8 +129,8 @@ func (pl Plant) validate(s Scenario) error {
 type plants struct {
 	s     Scenario
 	list  []plantState
-	draw  *rng // volumes, counts, addresses
-	clock *rng // timestamps
+	draw  *rng  // volumes, counts, addresses
+	clock *rng  // timestamps
 	first int64 // index of the capture's first interval since the epoch
 }
 
