@@ -62,10 +62,22 @@ func parseAlert(line []byte) (alert, error) {
 	return a, nil
 }
 
-// names says whether the alert names one of addrs.
+// names says whether the alert names one of addrs (addresses, or
+// prefixes such as 192.0.2.0/24 naming every address in them).
 func (a alert) names(addrs ...string) bool {
 	for _, x := range addrs {
-		if x != "" && contains(a.Addrs, x) {
+		if x == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(x); err == nil {
+			for _, y := range a.Addrs {
+				if ad, err := netip.ParseAddr(y); err == nil && p.Contains(ad) {
+					return true
+				}
+			}
+			continue
+		}
+		if contains(a.Addrs, x) {
 			return true
 		}
 	}

@@ -26,13 +26,20 @@ type publicCapture struct {
 
 // addrPattern finds IPv4 and IPv6 literals in README prose; each hit is
 // checked with netip.ParseAddr.
-var addrPattern = regexp.MustCompile(`[0-9A-Fa-f:.]*[0-9A-Fa-f][:.][0-9A-Fa-f:.]*[0-9A-Fa-f]`)
+var addrPattern = regexp.MustCompile(`[0-9A-Fa-f:.]*[0-9A-Fa-f][:.][0-9A-Fa-f:.]*[0-9A-Fa-f](/[0-9]{1,3})?`)
 
 // addrsIn returns the addresses written in s, in order, without repeats.
-// A /24 written as "a.b.c.0/24" is kept as its network address.
+// A block written as "a.b.c.0/24" is kept as a prefix: any address in it
+// is named.
 func addrsIn(s string) []string {
 	var out []string
 	for _, m := range addrPattern.FindAllString(s, -1) {
+		if p, err := netip.ParsePrefix(m); err == nil {
+			if str := p.Masked().String(); !contains(out, str) {
+				out = append(out, str)
+			}
+			continue
+		}
 		a, err := netip.ParseAddr(m)
 		if err != nil || (a.Is4() && strings.Count(m, ".") != 3) || (a.Is6() && !strings.Contains(m, "::") && strings.Count(m, ":") < 7) {
 			continue
