@@ -293,10 +293,15 @@ func (s Scenario) validateBackground() error {
 	if s.Diurnal < 0 || s.Diurnal > 1 || s.WebSigma < 0 || s.WebSigma > 3 {
 		return fmt.Errorf("synth: Diurnal %v, WebSigma %v: want 0 to 1 and 0 to 3", s.Diurnal, s.WebSigma)
 	}
+	madeUp := 0
 	for i, pl := range s.Plants {
 		if err := pl.validate(s); err != nil {
 			return fmt.Errorf("synth: Plants[%d] (%s): %w", i, pl.Class, err)
 		}
+		madeUp += pl.madeUp()
+	}
+	if madeUp > maxMadeUp {
+		return fmt.Errorf("synth: Plants: %d made-up destinations, peers and clients (Count of surge, fanout, p2p, server) in all, want at most %d", madeUp, maxMadeUp)
 	}
 	if e := s.Exfil; e != nil {
 		switch {

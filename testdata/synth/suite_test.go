@@ -66,6 +66,27 @@ func TestSuite(t *testing.T) {
 	}
 }
 
+func TestPlantValidate(t *testing.T) {
+	ip := netip.MustParseAddr
+	for _, tc := range []struct {
+		p    synth.Plant
+		want string
+	}{
+		{synth.Plant{Class: "exfil", Src: ip("10.0.1.1"), Dst: ip("172.17.0.1"), Intervals: 1}, "unknown class"},
+		{synth.Plant{Class: synth.ClassUpload, Src: ip("10.0.1.1"), Intervals: 1}, "Src and Dst"},
+		{synth.Plant{Class: synth.ClassUpload, Src: ip("10.0.1.1"), Dst: ip("2001:db8::1"), Intervals: 1}, "one address family"},
+		{synth.Plant{Class: synth.ClassVScan, Src: ip("10.0.1.1"), Dst: ip("10.0.0.80"), At: 30, Intervals: 1}, "At 30"},
+		{synth.Plant{Class: synth.ClassBeacon, Src: ip("10.0.1.1"), Dst: ip("172.17.0.1"), Intervals: 1, Period: time.Second}, "Period"},
+		{synth.Plant{Class: synth.ClassFanOut, Src: ip("10.0.1.1"), Intervals: 1, Count: 60_000}, "made-up"},
+	} {
+		s := synth.Demo(1)
+		s.Plants = []synth.Plant{tc.p}
+		if _, err := synth.Write(io.Discard, s, synth.Options{}); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "Plants") {
+			t.Errorf("%+v: error %v, want one naming Plants and %q", tc.p, err, tc.want)
+		}
+	}
+}
+
 // TestPlantsLeaveBackgroundAlone: planting events changes no packet of
 // the background, so a clean capture and an attacked one differ only by
 // the attack.
