@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 )
@@ -32,7 +33,8 @@ type bgFlow struct {
 // background is the model of the demo, steady and exfil scenarios.
 type background struct {
 	s       Scenario
-	flows   []bgFlow // parallel to planner.convs
+	flows   []bgFlow // parallel to the first planner.convs
+	plants  *plants  // the planted events, conversations after flows
 	bulkSeg [2]int   // payload per bulk packet, IPv4 and IPv6
 	bulkAck int      // bulk data packets per ACK
 }
@@ -45,27 +47,9 @@ func newBackground(s Scenario, p *planner) *background {
 	b.bulkAck = max(2, 4/s.BulkSegments)
 
 	r := p.plan
-	pairs := map[[33]byte]int32{}
-	pairID := func(src, dst [16]byte, v6 bool) int32 {
-		var k [33]byte
-		copy(k[:16], src[:])
-		copy(k[16:32], dst[:])
-		if v6 {
-			k[32] = 1
-		}
-		id, ok := pairs[k]
-		if !ok {
-			id = int32(len(pairs))
-			pairs[k] = id
-		}
-		return id
-	}
 	add := func(c conv, f bgFlow) int32 {
-		c.pair[0] = pairID(c.addr[0], c.addr[1], c.v6)
-		c.pair[1] = pairID(c.addr[1], c.addr[0], c.v6)
-		p.convs = append(p.convs, c)
 		b.flows = append(b.flows, f)
-		return int32(len(p.convs) - 1)
+		return p.addConv(c)
 	}
 	ephemeral := func() uint16 { return uint16(32768 + r.intn(28232)) }
 	drift := func(f *bgFlow) {
@@ -101,6 +85,9 @@ func newBackground(s Scenario, p *planner) *background {
 			c := newConv(host(i, v6), srv, ephemeral(), port, proto, true, false, r)
 			c.vlan = vlan
 			f := bgFlow{class: classWeb, down: true, sigma: 0.5, intermittent: r.chance(0.5)}
+			if s.Diurnal > 0 {
+				f.intermittent = true // idle spells let the daily swing show in flow counts too
+			}
 			if quic {
 				f.class = classQUIC
 			}
@@ -156,13 +143,17 @@ func newBackground(s Scenario, p *planner) *background {
 			},
 		})
 	}
-	p.npairs = len(pairs)
+	b.plants = newPlants(s, p)
 	return b
 }
 
 func (b *background) plan(p *planner, i int, lo, hi int64) {
 	r := p.plan
 	frac := float64(hi-lo) / float64(p.interval)
+	// The daily swing: busiest at 14:00 UTC, quietest at 02:00.
+	day := float64(lo%int64(24*time.Hour)) / float64(24*time.Hour)
+	daily := 1 + float64(b.s.Diurnal*wave(day-14.0/24+0.25))
+	sigma := cmp.Or(b.s.WebSigma, 0.5)
 	for ci := range b.flows {
 		f := &b.flows[ci]
 		c := &p.convs[ci]
@@ -181,7 +172,7 @@ func (b *background) plan(p *planner, i int, lo, hi int64) {
 			if f.intermittent {
 				if f.on && r.chance(0.25) {
 					f.on = false
-				} else if !f.on && r.chance(0.35) {
+				} else if !f.on && r.chance(float64(0.35*daily)) {
 					f.on = true
 				}
 			}
@@ -189,7 +180,7 @@ func (b *background) plan(p *planner, i int, lo, hi int64) {
 				continue
 			}
 			d := 1 + float64(0.3*wave(float64(i)/f.period+f.phase))
-			vol := float64(float64(f.mean*d)*r.lognormal(f.sigma)) * frac
+			vol := float64(float64(float64(f.mean*d)*daily)*r.lognormal(sigma)) * frac
 			bytes := max(200, min(int64(vol), int64(b.s.WebCap)))
 			for range 1 + bytes/60000 {
 				p.add(id, 0, r.between(200, 700), p.at(lo, hi)) // requests
@@ -223,4 +214,5 @@ func (b *background) plan(p *planner, i int, lo, hi int64) {
 			}
 		}
 	}
+	b.plants.plan(p, i, lo, hi)
 }

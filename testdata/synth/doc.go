@@ -2,6 +2,13 @@
 // and demonstrating wherefore: background traffic of many hosts, steady heavy
 // flows, a labelled exfiltration, and large captures for benchmarks.
 //
+// A background scenario can also carry Plants: labelled attacks (uploads,
+// surges, ramps, scans, fan-out, floods, brute force, tunnels, beacons),
+// benign events that must not alert (a big download, a nightly backup) and
+// background shapes (software updates, video calls, P2P, busy servers,
+// keep-alives). Suite is the evaluation suite built from them, split into
+// a tuning and a held-out set; Summary.Attacks holds the labels.
+//
 // A Scenario says what traffic to make (constructors Demo, Steady, Exfil,
 // Bench and Many give the standard ones; their fields can be adjusted), and
 // Write writes it as pcap or pcapng with one of several link types. The same

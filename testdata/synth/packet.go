@@ -275,6 +275,9 @@ func (e *encoder) encode(c *conv, ev event) (data []byte, wireLen int) {
 		if size > 0 {
 			l4[13] = 0x18 // PSH|ACK
 		}
+		if ev.flags != 0 {
+			l4[13] = ev.flags
+		}
 		// Timestamps option: each side's millisecond clock, offset per host.
 		ms := uint32(ev.ts / 1e6)
 		binary.BigEndian.PutUint32(l4[24:], ms+clockOffset(c.addr[src]))

@@ -4,11 +4,11 @@ package synth
 // much transport payload, when. Kept to 16 bytes: a big interval holds
 // millions of them.
 type event struct {
-	ts   int64 // ns since the epoch
-	conv int32
-	size uint16 // transport payload bytes
-	dir  uint8  // 0: side 0 to side 1; 1: back
-	_    uint8
+	ts    int64 // ns since the epoch
+	conv  int32
+	size  uint16 // transport payload bytes
+	dir   uint8  // 0: side 0 to side 1; 1: back
+	flags uint8  // TCP flags to send; 0: ACK, or PSH|ACK with a payload
 }
 
 // sortByTime orders events by timestamp with an LSD radix sort over the
@@ -61,7 +61,33 @@ type planner struct {
 	res      int64
 	interval int64
 	npairs   int
+	pairs    map[[33]byte]int32 // directional pair -> id
 	tracks   []track
+}
+
+// pairID returns the id of the directional pair src->dst, numbering new
+// pairs in the order they are first seen.
+func (p *planner) pairID(src, dst [16]byte, v6 bool) int32 {
+	var k [33]byte
+	copy(k[:16], src[:])
+	copy(k[16:32], dst[:])
+	if v6 {
+		k[32] = 1
+	}
+	id, ok := p.pairs[k]
+	if !ok {
+		id = int32(len(p.pairs))
+		p.pairs[k] = id
+	}
+	return id
+}
+
+// addConv registers c's two directions as pairs and appends it.
+func (p *planner) addConv(c conv) int32 {
+	c.pair[0] = p.pairID(c.addr[0], c.addr[1], c.v6)
+	c.pair[1] = p.pairID(c.addr[1], c.addr[0], c.v6)
+	p.convs = append(p.convs, c)
+	return int32(len(p.convs) - 1)
 }
 
 // track counts one labelled pair over one interval as packets are written.
@@ -90,6 +116,11 @@ func (p *planner) after(t int64, lo, hi int, end int64) int64 {
 
 func (p *planner) add(ci int32, dir uint8, size int, ts int64) {
 	p.events = append(p.events, event{ts: ts, conv: ci, dir: dir, size: uint16(size)})
+}
+
+// addTCP adds a TCP packet with the given flags (SYN, RST ...).
+func (p *planner) addTCP(ci int32, dir uint8, size int, flags uint8, ts int64) {
+	p.events = append(p.events, event{ts: ts, conv: ci, dir: dir, size: uint16(size), flags: flags})
 }
 
 // transfer sends payload bytes from side dir of conversation ci in packets

@@ -69,6 +69,15 @@ type Scenario struct {
 	BulkSegments int
 	// Exfil, if not nil, plants one labelled transfer.
 	Exfil *ExfilSpec
+	// Diurnal is the amplitude, 0 to 1, of a daily swing of web activity
+	// (busiest at 14:00 UTC, quietest at 02:00); 0 keeps it flat.
+	Diurnal float64
+	// WebSigma is the lognormal spread of a web conversation's volume from
+	// one interval to the next (0: 0.5); 1.5 gives heavy-tailed bursts.
+	WebSigma float64
+	// Plants are events added to the background: labelled attacks, benign
+	// events that must not alert, and background shapes (see Plant).
+	Plants []Plant
 
 	// Load model.
 
@@ -281,6 +290,19 @@ func (s Scenario) validateBackground() error {
 	case s.BulkSegments < 1 || s.BulkSegments > maxSegments:
 		return fmt.Errorf("synth: BulkSegments %d: want 1 to %d (64 KB packets)", s.BulkSegments, maxSegments)
 	}
+	if s.Diurnal < 0 || s.Diurnal > 1 || s.WebSigma < 0 || s.WebSigma > 3 {
+		return fmt.Errorf("synth: Diurnal %v, WebSigma %v: want 0 to 1 and 0 to 3", s.Diurnal, s.WebSigma)
+	}
+	madeUp := 0
+	for i, pl := range s.Plants {
+		if err := pl.validate(s); err != nil {
+			return fmt.Errorf("synth: Plants[%d] (%s): %w", i, pl.Class, err)
+		}
+		madeUp += pl.madeUp()
+	}
+	if madeUp > maxMadeUp {
+		return fmt.Errorf("synth: Plants: %d made-up destinations, peers and clients (Count of surge, fanout, p2p, server) in all, want at most %d", madeUp, maxMadeUp)
+	}
 	if e := s.Exfil; e != nil {
 		switch {
 		case !e.Src.IsValid() || !e.Dst.IsValid() || e.Src.Is4() != e.Dst.Is4() || e.Src == e.Dst:
@@ -300,8 +322,8 @@ func (s Scenario) validateLoad() error {
 		return fmt.Errorf("synth: Pairs %d: want at least 1", s.Pairs)
 	case s.Packets < s.Pairs:
 		return fmt.Errorf("synth: Packets %d: want at least Pairs (%d), one packet per pair", s.Packets, s.Pairs)
-	case s.Exfil != nil:
-		return errors.New("synth: Exfil is for the Background model")
+	case s.Exfil != nil || len(s.Plants) > 0:
+		return errors.New("synth: Exfil and Plants are for the Background model")
 	}
 	convs := (s.Pairs + 1) / 2
 	if servers := (convs + s.Hosts - 1) / s.Hosts; servers > maxExternalV4 {

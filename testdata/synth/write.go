@@ -35,6 +35,12 @@ type Summary struct {
 	Intervals     int
 	First, Last   time.Time // first and last packet timestamps
 	Labels        []Label
+	// Attacks are the labels of the scenario's planted attacks and benign
+	// events (Scenario.Attacks).
+	Attacks []Attack
+	// PairIntervals counts (pair, interval) cells with at least one packet:
+	// times the interval, the flow-hours false alert rates are measured in.
+	PairIntervals int64
 }
 
 // packetWriter is what pcapgo's Writer and NgWriter have in common.
@@ -61,6 +67,7 @@ func Write(w io.Writer, s Scenario, opts Options) (Summary, error) {
 		time:     newRNG(s.Seed, 2),
 		res:      int64(time.Microsecond),
 		interval: int64(s.Interval),
+		pairs:    map[[33]byte]int32{},
 	}
 	if opts.Nanosecond {
 		p.res = 1
@@ -69,6 +76,7 @@ func Write(w io.Writer, s Scenario, opts Options) (Summary, error) {
 	switch s.Model {
 	case Background:
 		m = newBackground(s, p)
+		p.npairs = len(p.pairs)
 	default:
 		m = newLoad(s, p)
 	}
@@ -99,6 +107,7 @@ func Write(w io.Writer, s Scenario, opts Options) (Summary, error) {
 
 	sum := Summary{Intervals: s.Intervals()}
 	seen := make([]uint64, (p.npairs+63)/64)
+	seenNow := make([]uint64, len(seen)) // pairs seen in the current interval
 	start := s.Start.UnixNano()
 	stop := start + int64(s.Duration)
 	first, end := s.span()
@@ -108,6 +117,7 @@ func Write(w io.Writer, s Scenario, opts Options) (Summary, error) {
 		p.events = p.events[:0]
 		m.plan(p, int(k-first), lo, hi)
 		p.events, p.spare = sortByTime(p.events, p.spare, lo, hi-lo)
+		clear(seenNow)
 		for _, ev := range p.events {
 			c := &p.convs[ev.conv]
 			data, wire := enc.encode(c, ev)
@@ -124,6 +134,10 @@ func Write(w io.Writer, s Scenario, opts Options) (Summary, error) {
 			sum.CapturedBytes += int64(len(data))
 			pair := c.pair[ev.dir]
 			seen[pair/64] |= 1 << (pair % 64)
+			if seenNow[pair/64]&(1<<(pair%64)) == 0 {
+				seenNow[pair/64] |= 1 << (pair % 64)
+				sum.PairIntervals++
+			}
 			for i := range p.tracks {
 				t := &p.tracks[i]
 				if t.pair == pair && ev.ts >= t.lo && ev.ts < t.hi {
@@ -147,6 +161,7 @@ func Write(w io.Writer, s Scenario, opts Options) (Summary, error) {
 	if sum.Packets > 0 {
 		sum.First, sum.Last = time.Unix(0, firstTS).UTC(), time.Unix(0, lastTS).UTC()
 	}
+	sum.Attacks = s.Attacks()
 	for _, t := range p.tracks {
 		l := t.label
 		l.Bytes, l.Packets = t.bytes, t.packets
