@@ -5,7 +5,7 @@ PREFIX  ?= /usr/local
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # Packages outside ./... (the go tool skips testdata/ in patterns).
-EXTRA_PKGS := ./testdata/synth/ ./testdata/gen/ ./testdata/bench/
+EXTRA_PKGS := ./testdata/synth/ ./testdata/gen/ ./testdata/bench/ ./testdata/eval/
 
 .PHONY: all build demo test vet bench eval install setcap deps clean
 
