@@ -261,7 +261,8 @@ func TestGoReaderMatchesLibpcap(t *testing.T) {
 }
 
 // TestMalformedCorpus: every odd file either opens and reads without a
-// panic, or fails with an error that names the file.
+// panic, or fails with an error that names the file and says which kind of
+// failure it is.
 func TestMalformedCorpus(t *testing.T) {
 	var opened, refused int
 	for _, path := range corpusFiles(t, "malformed") {
@@ -269,16 +270,18 @@ func TestMalformedCorpus(t *testing.T) {
 			src, err := OpenFile(path, "", reader)
 			if err != nil {
 				refused++
-				if !strings.Contains(err.Error(), filepath.Base(path)) {
-					t.Errorf("%s (%s): error does not name the file: %v", filepath.Base(path), reader, err)
+				if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), filepath.Base(path)) {
+					t.Errorf("%s (%s): open error %v, want ErrFormat naming the file", filepath.Base(path), reader, err)
 				}
 				continue
 			}
 			opened++
 			res := readAll(src)
 			src.Close()
-			if res.err != nil && !strings.Contains(res.err.Error(), filepath.Base(path)) {
-				t.Errorf("%s (%s): read error does not name the file: %v", filepath.Base(path), reader, res.err)
+			var broken *BrokenError
+			if res.err != nil && (!errors.As(res.err, &broken) || broken.File != path || broken.Packets != res.packets ||
+				(!errors.Is(res.err, ErrTruncated) && !errors.Is(res.err, ErrCorrupt))) {
+				t.Errorf("%s (%s): read error %v, want a *BrokenError for this file after %d packets, truncated or corrupt", filepath.Base(path), reader, res.err, res.packets)
 			}
 			if got := res.decoded + res.skipped.Total(); got != res.packets {
 				t.Errorf("%s (%s): %d packets read but %d decoded + %d skipped", filepath.Base(path), reader, res.packets, res.decoded, res.skipped.Total())
@@ -348,8 +351,9 @@ func TestCompressedAndPiped(t *testing.T) {
 func TestCompressedFormatsRefused(t *testing.T) {
 	path := filepath.Join(corpusDir(t), "malformed", "pcapplusplus__pcapng-example.pcapng.zst")
 	_, err := OpenFile(path, "", "auto")
-	if err == nil || !strings.Contains(err.Error(), "zstd") || !strings.Contains(err.Error(), "-pcapfile -") {
-		t.Fatalf("zstd file: got %v, want an error saying how to decompress it", err)
+	// The message must tell the user the command that decompresses it.
+	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "zstd -dc") || !strings.Contains(err.Error(), "-pcapfile -") {
+		t.Fatalf("zstd file: got %v, want ErrFormat saying how to decompress it", err)
 	}
 }
 
@@ -357,8 +361,8 @@ func TestBadFilterNamesFlag(t *testing.T) {
 	path := filepath.Join(corpusDir(t), "traffic", "pcapplusplus__example.pcap")
 	for _, reader := range []string{"auto", "libpcap"} {
 		_, err := OpenFile(path, "tcp and and", reader)
-		if err == nil || !strings.Contains(err.Error(), "-f") {
-			t.Errorf("%s: got %v, want an error naming -f", reader, err)
+		if !errors.Is(err, ErrFilter) || !strings.HasPrefix(err.Error(), "-f ") {
+			t.Errorf("%s: got %v, want ErrFilter naming -f", reader, err)
 		}
 	}
 }
@@ -381,11 +385,19 @@ func TestTruncatedFileReportsWhere(t *testing.T) {
 		}
 		res := readAll(src)
 		src.Close()
-		if res.err == nil || !strings.Contains(res.err.Error(), "broke after packet") || !strings.Contains(res.err.Error(), "cut.pcap") {
-			t.Fatalf("%s: error %v, want one saying where the file broke", reader, res.err)
+		var broken *BrokenError
+		if !errors.As(res.err, &broken) || !errors.Is(res.err, ErrTruncated) || broken.File != cut {
+			t.Fatalf("%s: error %v, want a *BrokenError for %s wrapping ErrTruncated", reader, res.err, cut)
 		}
-		if res.packets == 0 || res.packets >= full.packets {
-			t.Fatalf("%s: read %d packets before the break (file has %d)", reader, res.packets, full.packets)
+		if res.packets == 0 || res.packets >= full.packets || broken.Packets != res.packets {
+			t.Fatalf("%s: read %d packets, error says %d, before the break (file has %d)", reader, res.packets, broken.Packets, full.packets)
+		}
+		if broken.LastTS.IsZero() {
+			t.Errorf("%s: the error does not carry the last packet's timestamp", reader)
+		}
+		// The Go reader also says where in the file: past the packets read.
+		if reader == "auto" && (broken.Offset <= pcapHeaderLen || broken.Offset >= int64(len(data)*2/3)) {
+			t.Errorf("%s: broke at byte offset %d, outside the cut file's records (%d bytes)", reader, broken.Offset, len(data)*2/3)
 		}
 	}
 }

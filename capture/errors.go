@@ -22,6 +22,8 @@ var (
 	// ErrCorrupt: a record, or the compressed stream, is damaged: a length
 	// no writer produces, a checksum that does not match.
 	ErrCorrupt = errors.New("capture damaged")
+	// ErrFilter: libpcap cannot compile the -f expression for the source.
+	ErrFilter = errors.New("invalid BPF filter")
 )
 
 // BrokenError says where a capture file stopped being readable. Every packet

@@ -142,7 +142,7 @@ func (s *FileSource) setFilter(bpf string) error {
 	}
 	if err := s.handle.SetBPFFilter(bpf); err != nil {
 		s.Close()
-		return fmt.Errorf("-f %q: invalid BPF filter for this capture: %w", bpf, err)
+		return fmt.Errorf("-f %q: %w for this capture: %w", bpf, ErrFilter, err)
 	}
 	return nil
 }

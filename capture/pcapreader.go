@@ -200,7 +200,7 @@ func (p *PcapReader) setFilter(expr string) error {
 	lt := layers.LinkType(p.linkType)
 	ins, err := pcap.CompileBPFFilter(lt, snap, expr)
 	if err != nil {
-		return fmt.Errorf("-f %q: invalid BPF filter: %w", expr, err)
+		return fmt.Errorf("-f %q: %w: %w", expr, ErrFilter, err)
 	}
 	prog := make([]bpf.Instruction, len(ins))
 	for i, in := range ins {
@@ -212,7 +212,7 @@ func (p *PcapReader) setFilter(expr string) error {
 	}
 	cf, err := pcap.NewBPF(lt, snap, expr)
 	if err != nil {
-		return fmt.Errorf("-f %q: invalid BPF filter: %w", expr, err)
+		return fmt.Errorf("-f %q: %w: %w", expr, ErrFilter, err)
 	}
 	p.cfilter = cf
 	return nil
