@@ -2,7 +2,6 @@ package capture
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/pcap"
@@ -85,10 +84,9 @@ func (s *LiveSource) Stats() (KernelStats, bool) {
 		return KernelStats{}, false
 	}
 	return KernelStats{
-		Received:          uint64(st.PacketsReceived),
-		Dropped:           uint64(st.PacketsDropped),
-		InterfaceDropped:  uint64(st.PacketsIfDropped),
-		ReportedAtUnixSec: time.Now().Unix(),
+		Received:         uint64(st.PacketsReceived),
+		Dropped:          uint64(st.PacketsDropped),
+		InterfaceDropped: uint64(st.PacketsIfDropped),
 	}, true
 }
 

@@ -33,10 +33,9 @@ type Source interface {
 
 // KernelStats are libpcap's counters for a live capture.
 type KernelStats struct {
-	Received          uint64 // packets the filter accepted
-	Dropped           uint64 // dropped for lack of buffer space
-	InterfaceDropped  uint64 // dropped by the interface or driver
-	ReportedAtUnixSec int64
+	Received         uint64 // packets the filter accepted
+	Dropped          uint64 // dropped for lack of buffer space
+	InterfaceDropped uint64 // dropped by the interface or driver
 }
 
 // ErrTimeout is returned by a live Source's ReadPacket when no packet arrived
