@@ -11,7 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/wherefore/wherefore/alert"
-	"github.com/wherefore/wherefore/capture"
+	"github.com/wherefore/wherefore/capture/sockets"
 )
 
 // processOptions holds the process attribution flags.
@@ -36,12 +36,12 @@ func (p processOptions) validate() error {
 // openSocketOwners returns the process lookup, or nil where /proc cannot
 // serve it, which is logged rather than fatal since the flag is on by
 // default. checkSettings has validated p.
-func openSocketOwners(p processOptions, log logrus.FieldLogger) *capture.SocketOwners {
+func openSocketOwners(p processOptions, log logrus.FieldLogger) *sockets.Owners {
 	if runtime.GOOS != "linux" {
 		log.WithField("os", runtime.GOOS).Info("process attribution needs Linux's /proc: alerts will not name processes")
 		return nil
 	}
-	owners, err := capture.NewSocketOwners("", p.ttl)
+	owners, err := sockets.NewOwners("", p.ttl)
 	if err != nil {
 		log.WithError(err).Warn("process attribution unavailable: alerts will not name processes")
 		return nil
@@ -59,7 +59,7 @@ func openSocketOwners(p processOptions, log logrus.FieldLogger) *capture.SocketO
 type processLookups struct {
 	fileMode bool
 	log      logrus.FieldLogger
-	owners   *capture.SocketOwners
+	owners   *sockets.Owners
 	ttl      time.Duration
 }
 
@@ -79,7 +79,7 @@ func (l *processLookups) enricher(opts *options) func(context.Context, *alert.Al
 // processEnricher names the local processes behind each firing alert whose
 // source or destination is an address of this host. It runs on the
 // dispatcher goroutine, once per alert, never on the capture path.
-func processEnricher(owners *capture.SocketOwners) func(context.Context, *alert.Alert) {
+func processEnricher(owners *sockets.Owners) func(context.Context, *alert.Alert) {
 	return func(ctx context.Context, a *alert.Alert) {
 		if a.Resolved || a.Test || a.IsSummary() {
 			return
@@ -91,7 +91,7 @@ func processEnricher(owners *capture.SocketOwners) func(context.Context, *alert.
 			// a note on every alert of a router would be noise.
 			return
 		}
-		a.Process, a.ProcessNote = owners.Owners(ctx, src, dst)
+		a.Process, a.ProcessNote = owners.Lookup(ctx, src, dst)
 	}
 }
 

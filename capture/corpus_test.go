@@ -1,29 +1,32 @@
 package capture
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/fnv"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-// corpusDir returns ../shared/pcaps beside the checkout. CI always has it;
-// elsewhere the corpus tests are skipped with a note.
+// corpusDir returns ../shared/pcaps beside the checkout, the public
+// capture corpus these tests read. A missing corpus fails the test: a
+// reader that was never run on the corpus has not been shown to work.
 func corpusDir(t testing.TB) string {
 	t.Helper()
 	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "pcaps"))
-	if err == nil {
-		if st, err := os.Stat(dir); err == nil && st.IsDir() {
-			return dir
-		}
+	if err != nil {
+		t.Fatal(err)
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("public capture corpus not found at %s", dir)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		t.Fatalf("public capture corpus not found at %s (it sits beside the checkout as shared/pcaps): %v", dir, err)
 	}
-	t.Skipf("public capture corpus not found at %s (it sits beside the checkout as shared/pcaps)", dir)
-	return ""
+	return dir
 }
 
 func corpusFiles(t testing.TB, set string) []string {
@@ -41,6 +44,39 @@ func corpusFiles(t testing.TB, set string) []string {
 	}
 	if len(files) == 0 {
 		t.Fatalf("no captures in %s", dir)
+	}
+	return files
+}
+
+// allCorpusFiles returns every capture under the corpus, in all its
+// folders, and checks the count against the total the corpus README
+// states, so that a file the walk missed cannot go unnoticed.
+func allCorpusFiles(t testing.TB) []string {
+	t.Helper()
+	dir := corpusDir(t)
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && !strings.HasSuffix(d.Name(), ".md") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\| \*\*Total\*\* \| \*\*([0-9]+)\*\* \|`).FindSubmatch(readme)
+	if m == nil {
+		t.Fatalf("%s/README.md: no total row (| **Total** | **N** |) to check the file count against", dir)
+	}
+	if want, _ := strconv.Atoi(string(m[1])); len(files) != want {
+		t.Fatalf("found %d captures under %s; its README lists %d", len(files), dir, want)
 	}
 	return files
 }
@@ -110,48 +146,123 @@ func TestPublicCapturesReadable(t *testing.T) {
 	}
 }
 
-// TestGoReaderMatchesLibpcap reads every classic pcap of the corpus with
-// both readers: where libpcap reads a file to the end, the Go reader must
-// return the very same packets; where libpcap stops on an error, so must it.
-func TestGoReaderMatchesLibpcap(t *testing.T) {
-	var compared int
-	for _, set := range []string{"traffic", "attacks", "malformed"} {
-		for _, path := range corpusFiles(t, set) {
-			libSrc, libErr := OpenFile(path, "", "libpcap")
-			goSrc, goErr := OpenFile(path, "", "auto")
-			_, isGo := goSrc.(*PcapReader)
-			if libErr != nil || goErr != nil || !isGo {
-				if libSrc != nil {
-					libSrc.Close()
-				}
-				if goSrc != nil {
-					goSrc.Close()
-				}
-				continue
+// readerResult is what one reader made of a capture file: its properties,
+// a digest of every packet (timestamp, lengths, bytes), and how it ended.
+type readerResult struct {
+	openErr           error
+	linkType, snaplen int
+	packets           uint64
+	digest            uint64
+	err               error
+}
+
+func readRaw(path, reader string) readerResult {
+	src, err := OpenFile(path, "", reader)
+	if err != nil {
+		return readerResult{openErr: err}
+	}
+	defer src.Close()
+	res := readerResult{linkType: src.LinkType(), snaplen: src.Snaplen()}
+	h := fnv.New64a()
+	var b [24]byte
+	for {
+		data, ci, err := src.ReadPacket()
+		if err != nil {
+			if err != io.EOF {
+				res.err = err
 			}
-			lib, gor := readAll(libSrc), readAll(goSrc)
-			libSrc.Close()
-			goSrc.Close()
-			if lib.err != nil {
-				if gor.err == nil {
-					t.Errorf("%s: libpcap stopped (%v) but the Go reader read to the end", filepath.Base(path), lib.err)
-				}
-				continue
-			}
-			compared++
-			if gor.err != nil || gor.packets != lib.packets || gor.wireBytes != lib.wireBytes || gor.recordSum != lib.recordSum {
-				t.Errorf("%s: Go reader %d packets %d bytes digest %x err %v; libpcap %d packets %d bytes digest %x",
-					filepath.Base(path), gor.packets, gor.wireBytes, gor.recordSum, gor.err, lib.packets, lib.wireBytes, lib.recordSum)
-			}
+			break
+		}
+		res.packets++
+		binary.LittleEndian.PutUint64(b[0:], uint64(ci.Timestamp.UnixNano()))
+		binary.LittleEndian.PutUint64(b[8:], uint64(ci.CaptureLength))
+		binary.LittleEndian.PutUint64(b[16:], uint64(ci.Length))
+		h.Write(b[:])
+		h.Write(data)
+	}
+	res.digest = h.Sum64()
+	return res
+}
+
+// errorKind names which of the documented kinds err wraps, for comparing
+// two readers' errors.
+func errorKind(err error) string {
+	for _, k := range []struct {
+		err  error
+		name string
+	}{{ErrFormat, "format"}, {ErrTruncated, "truncated"}, {ErrCorrupt, "corrupt"}} {
+		if errors.Is(err, k.err) {
+			return k.name
 		}
 	}
-	if compared < 100 {
-		t.Fatalf("compared only %d files", compared)
+	if err == nil {
+		return "none"
+	}
+	return "unclassified"
+}
+
+// TestGoReaderMatchesLibpcap reads every file of the corpus, in all its
+// folders, with both readers (-file_reader auto and libpcap): both must
+// refuse the same files, return the very same packets, and stop on the same
+// files after the same packet with the same kind of error.
+func TestGoReaderMatchesLibpcap(t *testing.T) {
+	var goRead, refused, broke int
+	for _, path := range allCorpusFiles(t) {
+		name := filepath.Base(path)
+		lib, gor := readRaw(path, "libpcap"), readRaw(path, "auto")
+		if lib.openErr != nil || gor.openErr != nil {
+			if lib.openErr == nil || gor.openErr == nil {
+				t.Errorf("%s: libpcap open error %v; Go reader open error %v", name, lib.openErr, gor.openErr)
+				continue
+			}
+			refused++
+			for _, err := range []error{lib.openErr, gor.openErr} {
+				if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), name) {
+					t.Errorf("%s: open error %v, want ErrFormat naming the file", name, err)
+				}
+			}
+			continue
+		}
+		if src, err := OpenFile(path, "", "auto"); err == nil {
+			if _, ok := src.(*PcapReader); ok {
+				goRead++
+			}
+			src.Close()
+		}
+		if lib.packets != gor.packets || lib.digest != gor.digest || lib.snaplen != gor.snaplen {
+			t.Errorf("%s: Go reader %d packets (digest %x, snaplen %d); libpcap %d packets (digest %x, snaplen %d)",
+				name, gor.packets, gor.digest, gor.snaplen, lib.packets, lib.digest, lib.snaplen)
+		}
+		// gopacket narrows libpcap's link type to a byte; a file with no
+		// packet may carry a value past what can be recovered.
+		if lib.packets > 0 && lib.linkType != gor.linkType {
+			t.Errorf("%s: link type %d from the Go reader, %d from libpcap", name, gor.linkType, lib.linkType)
+		}
+		if lk, gk := errorKind(lib.err), errorKind(gor.err); lk != gk {
+			t.Errorf("%s: libpcap ended with %s (%v); Go reader with %s (%v)", name, lk, lib.err, gk, gor.err)
+		}
+		if lib.err == nil {
+			continue
+		}
+		broke++
+		var lb, gb *BrokenError
+		if !errors.As(lib.err, &lb) || !errors.As(gor.err, &gb) {
+			t.Errorf("%s: errors %v / %v are not *BrokenError", name, lib.err, gor.err)
+			continue
+		}
+		if lb.Packets != gb.Packets || lb.File != path || gb.File != path {
+			t.Errorf("%s: libpcap broke after packet %d of %s; Go reader after %d of %s", name, lb.Packets, lb.File, gb.Packets, gb.File)
+		}
+	}
+	t.Logf("%d files read by the Go reader, %d refused by both, %d broke part-way in both", goRead, refused, broke)
+	if goRead < 200 || refused == 0 || broke == 0 {
+		t.Fatalf("the Go reader read only %d files (%d refused, %d broke): the comparison did not cover the corpus", goRead, refused, broke)
 	}
 }
 
 // TestMalformedCorpus: every odd file either opens and reads without a
-// panic, or fails with an error that names the file.
+// panic, or fails with an error that names the file and says which kind of
+// failure it is.
 func TestMalformedCorpus(t *testing.T) {
 	var opened, refused int
 	for _, path := range corpusFiles(t, "malformed") {
@@ -159,16 +270,18 @@ func TestMalformedCorpus(t *testing.T) {
 			src, err := OpenFile(path, "", reader)
 			if err != nil {
 				refused++
-				if !strings.Contains(err.Error(), filepath.Base(path)) {
-					t.Errorf("%s (%s): error does not name the file: %v", filepath.Base(path), reader, err)
+				if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), filepath.Base(path)) {
+					t.Errorf("%s (%s): open error %v, want ErrFormat naming the file", filepath.Base(path), reader, err)
 				}
 				continue
 			}
 			opened++
 			res := readAll(src)
 			src.Close()
-			if res.err != nil && !strings.Contains(res.err.Error(), filepath.Base(path)) {
-				t.Errorf("%s (%s): read error does not name the file: %v", filepath.Base(path), reader, res.err)
+			var broken *BrokenError
+			if res.err != nil && (!errors.As(res.err, &broken) || broken.File != path || broken.Packets != res.packets ||
+				(!errors.Is(res.err, ErrTruncated) && !errors.Is(res.err, ErrCorrupt))) {
+				t.Errorf("%s (%s): read error %v, want a *BrokenError for this file after %d packets, truncated or corrupt", filepath.Base(path), reader, res.err, res.packets)
 			}
 			if got := res.decoded + res.skipped.Total(); got != res.packets {
 				t.Errorf("%s (%s): %d packets read but %d decoded + %d skipped", filepath.Base(path), reader, res.packets, res.decoded, res.skipped.Total())
@@ -238,8 +351,9 @@ func TestCompressedAndPiped(t *testing.T) {
 func TestCompressedFormatsRefused(t *testing.T) {
 	path := filepath.Join(corpusDir(t), "malformed", "pcapplusplus__pcapng-example.pcapng.zst")
 	_, err := OpenFile(path, "", "auto")
-	if err == nil || !strings.Contains(err.Error(), "zstd") || !strings.Contains(err.Error(), "-pcapfile -") {
-		t.Fatalf("zstd file: got %v, want an error saying how to decompress it", err)
+	// The message must tell the user the command that decompresses it.
+	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "zstd -dc") || !strings.Contains(err.Error(), "-pcapfile -") {
+		t.Fatalf("zstd file: got %v, want ErrFormat saying how to decompress it", err)
 	}
 }
 
@@ -247,8 +361,8 @@ func TestBadFilterNamesFlag(t *testing.T) {
 	path := filepath.Join(corpusDir(t), "traffic", "pcapplusplus__example.pcap")
 	for _, reader := range []string{"auto", "libpcap"} {
 		_, err := OpenFile(path, "tcp and and", reader)
-		if err == nil || !strings.Contains(err.Error(), "-f") {
-			t.Errorf("%s: got %v, want an error naming -f", reader, err)
+		if !errors.Is(err, ErrFilter) || !strings.HasPrefix(err.Error(), "-f ") {
+			t.Errorf("%s: got %v, want ErrFilter naming -f", reader, err)
 		}
 	}
 }
@@ -271,11 +385,19 @@ func TestTruncatedFileReportsWhere(t *testing.T) {
 		}
 		res := readAll(src)
 		src.Close()
-		if res.err == nil || !strings.Contains(res.err.Error(), "broke after packet") || !strings.Contains(res.err.Error(), "cut.pcap") {
-			t.Fatalf("%s: error %v, want one saying where the file broke", reader, res.err)
+		var broken *BrokenError
+		if !errors.As(res.err, &broken) || !errors.Is(res.err, ErrTruncated) || broken.File != cut {
+			t.Fatalf("%s: error %v, want a *BrokenError for %s wrapping ErrTruncated", reader, res.err, cut)
 		}
-		if res.packets == 0 || res.packets >= full.packets {
-			t.Fatalf("%s: read %d packets before the break (file has %d)", reader, res.packets, full.packets)
+		if res.packets == 0 || res.packets >= full.packets || broken.Packets != res.packets {
+			t.Fatalf("%s: read %d packets, error says %d, before the break (file has %d)", reader, res.packets, broken.Packets, full.packets)
+		}
+		if broken.LastTS.IsZero() {
+			t.Errorf("%s: the error does not carry the last packet's timestamp", reader)
+		}
+		// The Go reader also says where in the file: past the packets read.
+		if reader == "auto" && (broken.Offset <= pcapHeaderLen || broken.Offset >= int64(len(data)*2/3)) {
+			t.Errorf("%s: broke at byte offset %d, outside the cut file's records (%d bytes)", reader, broken.Offset, len(data)*2/3)
 		}
 	}
 }

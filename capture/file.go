@@ -127,7 +127,7 @@ func OpenFile(path, bpf, reader string) (Source, error) {
 func openLibpcapFile(path, bpf string) (*FileSource, error) {
 	h, err := pcap.OpenOffline(path)
 	if err != nil {
-		return nil, fmt.Errorf("capture file %s: libpcap cannot read it: %v", path, err)
+		return nil, fmt.Errorf("capture file %s: %w: libpcap cannot read it: %w", path, ErrFormat, err)
 	}
 	s := &FileSource{name: path, handle: h}
 	if err := s.setFilter(bpf); err != nil {
@@ -142,7 +142,7 @@ func (s *FileSource) setFilter(bpf string) error {
 	}
 	if err := s.handle.SetBPFFilter(bpf); err != nil {
 		s.Close()
-		return fmt.Errorf("-f %q: invalid BPF filter for this capture: %v", bpf, err)
+		return fmt.Errorf("-f %q: %w for this capture: %w", bpf, ErrFilter, err)
 	}
 	return nil
 }
@@ -154,7 +154,7 @@ func refuseCompressed(path string, head []byte) error {
 		cmd   string
 	}{{magicZstd, "zstd", "zstd -dc"}, {magicBz2, "bzip2", "bzip2 -dc"}, {magicXz, "xz", "xz -dc"}} {
 		if bytes.HasPrefix(head, c.magic) {
-			return fmt.Errorf("capture file %s is %s-compressed, which wherefore cannot read; decompress it on the fly: %s FILE | wherefore -pcapfile -", path, c.name, c.cmd)
+			return fmt.Errorf("capture file %s is %s-compressed: %w; decompress it on the fly: %s FILE | wherefore -pcapfile -", path, c.name, ErrFormat, c.cmd)
 		}
 	}
 	return nil
@@ -178,7 +178,7 @@ func (s *FileSource) openPiped(in io.Reader, closer io.Closer) error {
 		_, err := io.Copy(pw, in)
 		if err != nil && !errors.Is(err, os.ErrClosed) && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, os.ErrDeadlineExceeded) {
 			s.feedMu.Lock()
-			s.feedErr = err
+			s.feedErr = streamError(err)
 			s.feedMu.Unlock()
 		}
 		pw.Close()
@@ -190,9 +190,9 @@ func (s *FileSource) openPiped(in io.Reader, closer io.Closer) error {
 		pr.Close()
 		<-s.feedDone
 		if ferr := s.feedError(); ferr != nil {
-			return fmt.Errorf("capture file %s: %v", s.name, ferr)
+			return fmt.Errorf("capture file %s: %w", s.name, ferr)
 		}
-		return fmt.Errorf("capture file %s: libpcap cannot read it: %v", s.name, err)
+		return fmt.Errorf("capture file %s: %w: libpcap cannot read it: %w", s.name, ErrFormat, err)
 	}
 	s.handle = h
 	return nil
@@ -219,21 +219,24 @@ func (s *FileSource) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
 		}
 		return nil, ci, io.EOF
 	}
-	if ne, ok := err.(pcap.NextError); ok && ne == pcap.NextErrorReadError {
-		err = s.handle.Error()
-	}
 	if ferr := s.feedError(); ferr != nil {
-		err = ferr
+		// The stream feeding libpcap ended early: that is the cause.
+		return nil, ci, s.brokeAt(ferr)
+	}
+	if ne, ok := err.(pcap.NextError); ok && ne == pcap.NextErrorReadError {
+		err = libpcapReadError(s.handle.Error().Error())
 	}
 	return nil, ci, s.brokeAt(err)
 }
 
+// brokeAt reports a break after the packets read so far; libpcap does not
+// say at which byte offset.
 func (s *FileSource) brokeAt(err error) error {
-	if s.packets == 0 {
-		return fmt.Errorf("capture file %s broke before the first packet: %v", s.name, err)
+	e := &BrokenError{File: s.name, Packets: s.packets, Offset: -1, Err: err}
+	if s.packets > 0 {
+		e.LastTS = s.lastTS
 	}
-	return fmt.Errorf("capture file %s broke after packet %d (timestamp %s): %v",
-		s.name, s.packets, s.lastTS.UTC().Format(time.RFC3339Nano), err)
+	return e
 }
 
 // LinkType returns the capture's link type (a LINKTYPE_ value).

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/pcap"
@@ -19,31 +18,31 @@ type LiveSource struct {
 func OpenLive(c Config) (*LiveSource, error) {
 	in, err := pcap.NewInactiveHandle(c.Interface)
 	if err != nil {
-		return nil, fmt.Errorf("-i %s: %v", c.Interface, err)
+		return nil, fmt.Errorf("-i %s: %w", c.Interface, err)
 	}
 	defer in.CleanUp()
 	if err := in.SetSnapLen(c.Snaplen); err != nil {
-		return nil, fmt.Errorf("-s %d: %v", c.Snaplen, err)
+		return nil, fmt.Errorf("-s %d: %w", c.Snaplen, err)
 	}
 	if err := in.SetPromisc(c.Promisc); err != nil {
-		return nil, fmt.Errorf("-promisc: %v", err)
+		return nil, fmt.Errorf("-promisc: %w", err)
 	}
 	if err := in.SetTimeout(c.ReadTimeout); err != nil {
-		return nil, fmt.Errorf("-w %s: %v", c.ReadTimeout, err)
+		return nil, fmt.Errorf("-w %s: %w", c.ReadTimeout, err)
 	}
 	if c.BufferSize > 0 {
 		if err := in.SetBufferSize(c.BufferSize); err != nil {
-			return nil, fmt.Errorf("-buffer_size %d: %v", c.BufferSize, err)
+			return nil, fmt.Errorf("-buffer_size %d: %w", c.BufferSize, err)
 		}
 	}
 	h, err := in.Activate()
 	if err != nil {
-		return nil, fmt.Errorf("-i %s: cannot capture: %v (capturing needs root or the capabilities cap_net_raw,cap_net_admin on the binary: make setcap)", c.Interface, err)
+		return nil, fmt.Errorf("-i %s: cannot capture: %w (capturing needs root or the capabilities cap_net_raw,cap_net_admin on the binary: make setcap)", c.Interface, err)
 	}
 	if c.BPF != "" {
 		if err := h.SetBPFFilter(c.BPF); err != nil {
 			h.Close()
-			return nil, fmt.Errorf("-f %q: invalid BPF filter: %v", c.BPF, err)
+			return nil, fmt.Errorf("-f %q: %w: %w", c.BPF, ErrFilter, err)
 		}
 	}
 	return &LiveSource{iface: c.Interface, handle: h}, nil
@@ -59,7 +58,7 @@ func (s *LiveSource) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
 			case pcap.NextErrorTimeoutExpired:
 				return nil, ci, ErrTimeout
 			case pcap.NextErrorReadError:
-				return nil, ci, fmt.Errorf("interface %s: %v", s.iface, s.handle.Error())
+				return nil, ci, fmt.Errorf("interface %s: %w", s.iface, s.handle.Error())
 			}
 		}
 		return nil, ci, err
@@ -85,10 +84,9 @@ func (s *LiveSource) Stats() (KernelStats, bool) {
 		return KernelStats{}, false
 	}
 	return KernelStats{
-		Received:          uint64(st.PacketsReceived),
-		Dropped:           uint64(st.PacketsDropped),
-		InterfaceDropped:  uint64(st.PacketsIfDropped),
-		ReportedAtUnixSec: time.Now().Unix(),
+		Received:         uint64(st.PacketsReceived),
+		Dropped:          uint64(st.PacketsDropped),
+		InterfaceDropped: uint64(st.PacketsIfDropped),
 	}, true
 }
 

@@ -33,10 +33,9 @@ type Source interface {
 
 // KernelStats are libpcap's counters for a live capture.
 type KernelStats struct {
-	Received          uint64 // packets the filter accepted
-	Dropped           uint64 // dropped for lack of buffer space
-	InterfaceDropped  uint64 // dropped by the interface or driver
-	ReportedAtUnixSec int64
+	Received         uint64 // packets the filter accepted
+	Dropped          uint64 // dropped for lack of buffer space
+	InterfaceDropped uint64 // dropped by the interface or driver
 }
 
 // ErrTimeout is returned by a live Source's ReadPacket when no packet arrived
@@ -88,19 +87,40 @@ func Open(c Config) (Source, error) {
 	return OpenLive(c)
 }
 
-// linkType returns the handle's full link type value. gopacket narrows
-// pcap_datalink's int to a byte, which would turn LINKTYPE_LINUX_SLL2 (276)
-// into 20; the link type's name, which libpcap also reports, is not narrowed.
+// linkType returns the handle's link type as a LINKTYPE_ value. gopacket
+// narrows pcap_datalink's int to a byte, which would turn
+// LINKTYPE_LINUX_SLL2 (276) into 20; the link type's name, which libpcap
+// also reports, is not narrowed. libpcap reports a DLT_ value, which for a
+// few link types differs from the LINKTYPE_ value files carry.
 func linkType(h *pcap.Handle) int {
-	narrow := int(h.LinkType())
-	links, err := h.ListDataLinks()
-	if err != nil {
-		return narrow
-	}
-	for _, l := range links {
-		if v := pcap.DatalinkNameToVal(l.Name); v >= 0 && v&0xff == narrow {
-			return v
+	dlt := int(h.LinkType())
+	if links, err := h.ListDataLinks(); err == nil {
+		for _, l := range links {
+			if v := pcap.DatalinkNameToVal(l.Name); v >= 0 && v&0xff == dlt {
+				dlt = v
+				break
+			}
 		}
 	}
-	return narrow
+	return linkTypeOfDLT(dlt)
+}
+
+// linkTypeOfDLT maps the DLT_ values of this platform (Linux) that differ
+// from the LINKTYPE_ value of the same link type, as libpcap's
+// dlt_to_linktype does, so that both file readers, and the evidence pcaps
+// written from a live capture, name a link type alike.
+func linkTypeOfDLT(dlt int) int {
+	switch dlt {
+	case 11: // ATM RFC 1483
+		return 100
+	case 12: // raw IP
+		return 101
+	case 15: // BSD/OS SLIP
+		return 102
+	case 16: // BSD/OS PPP
+		return 103
+	case 19: // ATM classical IP
+		return 106
+	}
+	return dlt
 }

@@ -1,4 +1,8 @@
-package capture
+// Package sockets attributes an IP flow to the local processes that own
+// its sockets, from Linux's /proc. It serves alerts, never the packet path:
+// an alert about a flow of this host can then say which program moved the
+// bytes.
+package sockets
 
 import (
 	"context"
@@ -22,7 +26,7 @@ import (
 	"github.com/wherefore/wherefore/alert"
 )
 
-// SocketOwners finds the local processes that own the sockets of a flow,
+// Owners finds the local processes that own the sockets of a flow,
 // from /proc: the socket tables (net/tcp, tcp6, udp, udp6) name each
 // socket's addresses and inode, and /proc/PID/fd links "socket:[inode]"
 // to the processes holding it.
@@ -32,14 +36,14 @@ import (
 // reads every process's descriptors, is rebuilt once per TTL, and before
 // that only when an alert names a socket that did not exist at the last
 // rebuild. The alerts of one interval are about sockets that existed when
-// it ended, so a burst of alerts costs at most one rebuild. A SocketOwners
+// it ended, so a burst of alerts costs at most one rebuild. An Owners
 // is safe for concurrent use.
 //
 // Unprivileged, it sees the descriptors of its own user's processes only
 // (the kernel hides the others' /proc/PID/fd); sockets of other users are
 // then reported in the note, with the socket owner's user, not silently
 // missing.
-type SocketOwners struct {
+type Owners struct {
 	fs   procfs.FS
 	root string
 	ttl  time.Duration
@@ -91,27 +95,30 @@ const (
 	tcpListen = 0x0a
 )
 
-// NewSocketOwners returns a SocketOwners reading the proc filesystem at
+// ErrTTL is returned by NewOwners for a cache TTL that is not positive.
+var ErrTTL = errors.New("process attribution cache TTL must be positive")
+
+// NewOwners returns an Owners reading the proc filesystem at
 // procRoot ("" for /proc) and caching answers for ttl.
-func NewSocketOwners(procRoot string, ttl time.Duration) (*SocketOwners, error) {
+func NewOwners(procRoot string, ttl time.Duration) (*Owners, error) {
 	if runtime.GOOS != "linux" {
-		return nil, fmt.Errorf("capture: process attribution needs Linux's /proc, not available on %s", runtime.GOOS)
+		return nil, fmt.Errorf("process attribution needs Linux's /proc, not available on %s", runtime.GOOS)
 	}
 	if ttl <= 0 {
-		return nil, fmt.Errorf("capture: process attribution cache TTL %v: must be positive", ttl)
+		return nil, fmt.Errorf("%w, not %v", ErrTTL, ttl)
 	}
 	if procRoot == "" {
 		procRoot = procfs.DefaultMountPoint
 	}
 	pfs, err := procfs.NewFS(procRoot)
 	if err != nil {
-		return nil, fmt.Errorf("capture: process attribution: %w", err)
+		return nil, fmt.Errorf("process attribution: %w", err)
 	}
 	// Fail now rather than on every alert when this is no proc tree.
 	if _, err := os.Stat(filepath.Join(procRoot, "net", "tcp")); err != nil {
-		return nil, fmt.Errorf("capture: process attribution: %w", err)
+		return nil, fmt.Errorf("process attribution: %w", err)
 	}
-	return &SocketOwners{
+	return &Owners{
 		fs:         pfs,
 		root:       procRoot,
 		ttl:        ttl,
@@ -141,13 +148,13 @@ func interfaceAddrs() ([]netip.Addr, error) {
 
 // IsLocal reports whether a is an address of this host (any loopback
 // address counts): only flows with a local end can have a local socket.
-func (s *SocketOwners) IsLocal(a netip.Addr) bool {
+func (s *Owners) IsLocal(a netip.Addr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.isLocal(a.Unmap())
 }
 
-func (s *SocketOwners) isLocal(a netip.Addr) bool {
+func (s *Owners) isLocal(a netip.Addr) bool {
 	if a.IsLoopback() {
 		return true
 	}
@@ -165,7 +172,7 @@ func (s *SocketOwners) isLocal(a netip.Addr) bool {
 	return s.local[a]
 }
 
-// Owners returns the local processes owning sockets of the flow between
+// Lookup returns the local processes owning sockets of the flow between
 // src and dst, in either direction (the flow may go out from or come in to
 // this host), ordered by pid, and a note for people: why the list is
 // empty, or why it is only a guess. The note is empty when connected
@@ -176,7 +183,7 @@ func (s *SocketOwners) isLocal(a netip.Addr) bool {
 // the local address (or to all addresses) but connected to no peer are
 // reported, as the note says: a sender using sendto on such a socket leaves
 // no other trace.
-func (s *SocketOwners) Owners(ctx context.Context, src, dst netip.Addr) ([]alert.Process, string) {
+func (s *Owners) Lookup(ctx context.Context, src, dst netip.Addr) ([]alert.Process, string) {
 	if !src.IsValid() || !dst.IsValid() {
 		return nil, "no local socket: the flow's addresses are not IP addresses"
 	}
@@ -210,7 +217,7 @@ func cloneProcesses(ps []alert.Process) []alert.Process {
 
 // remember caches r, first dropping expired answers and then, if still
 // full, the oldest.
-func (s *SocketOwners) remember(key [2]netip.Addr, r ownersResult) {
+func (s *Owners) remember(key [2]netip.Addr, r ownersResult) {
 	if len(s.results) >= maxCachedFlows {
 		var oldest [2]netip.Addr
 		var oldestAt time.Time
@@ -259,9 +266,9 @@ func tcpStateName(st uint64) string {
 	return "state " + strconv.FormatUint(st, 16)
 }
 
-// lookup answers Owners without the cache; cache says whether the answer
+// lookup answers Lookup without the cache; cache says whether the answer
 // may be cached (not when /proc could not be read or ctx ended).
-func (s *SocketOwners) lookup(ctx context.Context, src, dst netip.Addr) (procs []alert.Process, note string, cache bool) {
+func (s *Owners) lookup(ctx context.Context, src, dst netip.Addr) (procs []alert.Process, note string, cache bool) {
 	socks, err := s.readSockets()
 	if err != nil {
 		return nil, "process lookup failed: " + err.Error(), false
@@ -363,7 +370,7 @@ func unspecifiedCovers(l, a netip.Addr) bool {
 }
 
 // unseenNote explains sockets whose process was not found.
-func (s *SocketOwners) unseenNote(unseen []socket, hidden int, others bool) string {
+func (s *Owners) unseenNote(unseen []socket, hidden int, others bool) string {
 	k := unseen[0]
 	what := fmt.Sprintf("socket found (inode %d, user %s)", k.inode, s.userName(k.uid))
 	its, it := "its process is", "it"
@@ -394,7 +401,7 @@ func describeSockets(ks []socket) string {
 
 // readSockets reads the four socket tables. A missing table (IPv6 disabled)
 // is empty; any other failure is an error.
-func (s *SocketOwners) readSockets() ([]socket, error) {
+func (s *Owners) readSockets() ([]socket, error) {
 	var out []socket
 	for _, t := range []struct {
 		name, proto string
@@ -433,7 +440,7 @@ func (s *SocketOwners) readSockets() ([]socket, error) {
 // pidsOf returns the inode map, rebuilt when it is older than the TTL or
 // lacks a wanted inode (the socket is newer than the map). socks are the
 // sockets just read, all of which exist before a rebuild starts.
-func (s *SocketOwners) pidsOf(ctx context.Context, want []uint64, socks []socket) (map[uint64][]int, int, error) {
+func (s *Owners) pidsOf(ctx context.Context, want []uint64, socks []socket) (map[uint64][]int, int, error) {
 	now := s.now()
 	stale := s.inodes.pids == nil || now.Sub(s.inodes.at) >= s.ttl
 	for _, in := range want {
@@ -455,7 +462,7 @@ func (s *SocketOwners) pidsOf(ctx context.Context, want []uint64, socks []socket
 
 // scan reads every process's descriptors and maps the inodes of socks to
 // pids. Other sockets (unix, netlink: most of a host's) are left out.
-func (s *SocketOwners) scan(ctx context.Context, want []uint64, socks []socket) (inodeMap, error) {
+func (s *Owners) scan(ctx context.Context, want []uint64, socks []socket) (inodeMap, error) {
 	procs, err := s.fs.AllProcs()
 	if err != nil {
 		return inodeMap{}, fmt.Errorf("listing processes in %s: %w", s.root, err)
@@ -514,7 +521,7 @@ func socketInode(target string) (uint64, bool) {
 }
 
 // process describes pid; ok is false when it has exited.
-func (s *SocketOwners) process(pid int) (alert.Process, bool) {
+func (s *Owners) process(pid int) (alert.Process, bool) {
 	out := alert.Process{PID: pid}
 	p, err := s.fs.Proc(pid)
 	if err != nil {
@@ -534,7 +541,7 @@ func (s *SocketOwners) process(pid int) (alert.Process, bool) {
 }
 
 // userName resolves uid, falling back to the number.
-func (s *SocketOwners) userName(uid uint64) string {
+func (s *Owners) userName(uid uint64) string {
 	if n, ok := s.users[uid]; ok {
 		return n
 	}

@@ -1,9 +1,11 @@
-package capture
+package sockets
 
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -19,7 +21,7 @@ import (
 	"github.com/wherefore/wherefore/alert"
 )
 
-// self describes the test process as Owners should report it.
+// self describes the test process as Lookup should report it.
 func self(t *testing.T) alert.Process {
 	t.Helper()
 	comm, err := os.ReadFile("/proc/self/comm")
@@ -33,12 +35,12 @@ func self(t *testing.T) alert.Process {
 	return alert.Process{PID: os.Getpid(), Name: strings.TrimSpace(string(comm)), User: u.Username}
 }
 
-func newRealOwners(t *testing.T) *SocketOwners {
+func newRealOwners(t *testing.T) *Owners {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("process attribution reads Linux's /proc")
 	}
-	s, err := NewSocketOwners("", time.Minute)
+	s, err := NewOwners("", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +95,7 @@ func tcpPair(t *testing.T, network, laddr, caddr string) (client, server net.Con
 	return client, server
 }
 
-func TestSocketOwnersFindsOwnTCP(t *testing.T) {
+func TestOwnersFindsOwnTCP(t *testing.T) {
 	s := newRealOwners(t)
 	ctx := context.Background()
 	for _, c := range []struct {
@@ -106,9 +108,9 @@ func TestSocketOwnersFindsOwnTCP(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tcpPair(t, c.network, c.listen, c.from)
-			ps, note := s.Owners(ctx, c.a, c.b)
+			ps, note := s.Lookup(ctx, c.a, c.b)
 			findSelf(t, c.a.String()+"->"+c.b.String(), ps, note)
-			ps, note = s.Owners(ctx, c.b, c.a)
+			ps, note = s.Lookup(ctx, c.b, c.a)
 			findSelf(t, c.b.String()+"->"+c.a.String(), ps, note)
 			if note != "" {
 				t.Errorf("note %q for a connected socket", note)
@@ -117,7 +119,7 @@ func TestSocketOwnersFindsOwnTCP(t *testing.T) {
 	}
 }
 
-func TestSocketOwnersIPv4MappedTCP(t *testing.T) {
+func TestOwnersIPv4MappedTCP(t *testing.T) {
 	s := newRealOwners(t)
 	// A dual-stack listener's accepted IPv4 connections appear in tcp6 as
 	// ::ffff:a.b.c.d. Closing the client leaves only that server end with
@@ -127,7 +129,7 @@ func TestSocketOwnersIPv4MappedTCP(t *testing.T) {
 		t.Skip("no IPv6 here")
 	}
 	client.Close()
-	ps, note := s.Owners(context.Background(), netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.1"))
+	ps, note := s.Lookup(context.Background(), netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.1"))
 	findSelf(t, "mapped", ps, note)
 	for _, p := range ps {
 		if p.PID == os.Getpid() && !strings.Contains(strings.Join(p.Sockets, " "), "CLOSE_WAIT") {
@@ -136,7 +138,7 @@ func TestSocketOwnersIPv4MappedTCP(t *testing.T) {
 	}
 }
 
-func TestSocketOwnersUDP(t *testing.T) {
+func TestOwnersUDP(t *testing.T) {
 	s := newRealOwners(t)
 	ctx := context.Background()
 	srv, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP("127.0.0.1")})
@@ -149,7 +151,7 @@ func TestSocketOwnersUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	ps, note := s.Owners(ctx, netip.MustParseAddr("127.0.0.4"), netip.MustParseAddr("127.0.0.1"))
+	ps, note := s.Lookup(ctx, netip.MustParseAddr("127.0.0.4"), netip.MustParseAddr("127.0.0.1"))
 	findSelf(t, "connected udp", ps, note)
 	if note != "" {
 		t.Errorf("note %q for a connected UDP socket", note)
@@ -162,16 +164,16 @@ func TestSocketOwnersUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unc.Close()
-	ps, note = s.Owners(ctx, netip.MustParseAddr("127.0.0.5"), netip.MustParseAddr("192.0.2.7"))
+	ps, note = s.Lookup(ctx, netip.MustParseAddr("127.0.0.5"), netip.MustParseAddr("192.0.2.7"))
 	findSelf(t, "unconnected udp", ps, note)
 	if !strings.Contains(note, "connected to no peer") {
 		t.Errorf("note %q does not say the socket is unconnected", note)
 	}
 }
 
-func TestSocketOwnersNoLocalSocket(t *testing.T) {
+func TestOwnersNoLocalSocket(t *testing.T) {
 	s := newRealOwners(t)
-	ps, note := s.Owners(context.Background(), netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("198.51.100.2"))
+	ps, note := s.Lookup(context.Background(), netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("198.51.100.2"))
 	if len(ps) != 0 || !strings.HasPrefix(note, "no local socket") || !strings.Contains(note, "forwarded or spoofed") {
 		t.Errorf("Owners = %+v, %q; want no processes and a \"no local socket\" note", ps, note)
 	}
@@ -248,7 +250,7 @@ func (f *fakeProc) addFD(pid, fd int, target string) {
 	}
 }
 
-func TestSocketOwnersFakeProc(t *testing.T) {
+func TestOwnersFakeProc(t *testing.T) {
 	f := newFakeProc(t)
 	f.addTCP("10.0.0.5", 51234, "203.0.113.9", 443, "01", 0, 1111)
 	f.addTCP("10.0.0.5", 51235, "198.51.100.1", 443, "01", 1001, 2222)
@@ -257,7 +259,7 @@ func TestSocketOwnersFakeProc(t *testing.T) {
 	f.addProc(100, "curl", 0, true, 1111)
 	f.addProc(200, "secret", 1001, false)
 
-	s, err := NewSocketOwners(f.root, 30*time.Second)
+	s, err := NewOwners(f.root, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +273,7 @@ func TestSocketOwnersFakeProc(t *testing.T) {
 		root = u.Username
 	}
 
-	ps, note := s.Owners(ctx, host, netip.MustParseAddr("203.0.113.9"))
+	ps, note := s.Lookup(ctx, host, netip.MustParseAddr("203.0.113.9"))
 	want := []alert.Process{{PID: 100, Name: "curl", User: root, Cmdline: "curl -T big.tar",
 		Sockets: []string{"tcp 10.0.0.5:51234->203.0.113.9:443 ESTABLISHED"}}}
 	if fmt.Sprint(ps) != fmt.Sprint(want) || note != "" {
@@ -279,24 +281,24 @@ func TestSocketOwnersFakeProc(t *testing.T) {
 	}
 
 	t.Run("not visible", func(t *testing.T) {
-		ps, note := s.Owners(ctx, netip.MustParseAddr("198.51.100.1"), host)
+		ps, note := s.Lookup(ctx, netip.MustParseAddr("198.51.100.1"), host)
 		if len(ps) != 0 || !strings.Contains(note, "socket found (inode 2222") ||
 			!strings.Contains(note, "not visible to this user: run with CAP_SYS_PTRACE or as root") {
 			t.Errorf("Owners = %+v, %q; want a note that the process is hidden", ps, note)
 		}
 	})
 	t.Run("time wait", func(t *testing.T) {
-		ps, note := s.Owners(ctx, host, netip.MustParseAddr("198.51.100.3"))
+		ps, note := s.Lookup(ctx, host, netip.MustParseAddr("198.51.100.3"))
 		if len(ps) != 0 || !strings.Contains(note, "connection closed") || !strings.Contains(note, "TIME_WAIT") {
 			t.Errorf("Owners = %+v, %q; want a closed-connection note", ps, note)
 		}
 	})
 	t.Run("local without socket", func(t *testing.T) {
-		ps, note := s.Owners(ctx, host, netip.MustParseAddr("192.0.2.99"))
+		ps, note := s.Lookup(ctx, host, netip.MustParseAddr("192.0.2.99"))
 		if len(ps) != 0 || !strings.HasPrefix(note, "no local socket connects 10.0.0.5 and 192.0.2.99") {
 			t.Errorf("Owners = %+v, %q", ps, note)
 		}
-		if _, note := s.Owners(ctx, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.99")); !strings.Contains(note, "forwarded or spoofed") {
+		if _, note := s.Lookup(ctx, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.99")); !strings.Contains(note, "forwarded or spoofed") {
 			t.Errorf("non-local pair: note %q", note)
 		}
 	})
@@ -305,33 +307,33 @@ func TestSocketOwnersFakeProc(t *testing.T) {
 		// Within the TTL the answer comes from the cache: the renamed
 		// process still reads "curl".
 		f.write("100/comm", "wget\n")
-		if ps, _ := s.Owners(ctx, host, netip.MustParseAddr("203.0.113.9")); len(ps) != 1 || ps[0].Name != "curl" {
+		if ps, _ := s.Lookup(ctx, host, netip.MustParseAddr("203.0.113.9")); len(ps) != 1 || ps[0].Name != "curl" {
 			t.Errorf("within the TTL: %+v, want the cached curl", ps)
 		}
 		// The inode map is not rebuilt for a socket that existed when it
 		// was built: pid 100 now holding 5555 goes unseen within the TTL.
 		f.addFD(100, 8, "socket:[5555]")
-		if ps, note := s.Owners(ctx, host, netip.MustParseAddr("198.51.100.5")); len(ps) != 0 || !strings.Contains(note, "inode 5555") {
+		if ps, note := s.Lookup(ctx, host, netip.MustParseAddr("198.51.100.5")); len(ps) != 0 || !strings.Contains(note, "inode 5555") {
 			t.Errorf("inode map rebuilt for a known socket: %+v, %q", ps, note)
 		}
 		// It is rebuilt for a socket newer than the map: the alert is
 		// about a transfer that started since.
 		f.addTCP("10.0.0.5", 40000, "203.0.113.10", 22, "01", 0, 3333)
 		f.addFD(100, 9, "socket:[3333]")
-		if ps, note := s.Owners(ctx, netip.MustParseAddr("203.0.113.10"), host); len(ps) != 1 || ps[0].Name != "wget" ||
+		if ps, note := s.Lookup(ctx, netip.MustParseAddr("203.0.113.10"), host); len(ps) != 1 || ps[0].Name != "wget" ||
 			!slices.Equal(ps[0].Sockets, []string{"tcp 10.0.0.5:40000->203.0.113.10:22 ESTABLISHED"}) {
 			t.Errorf("new socket: %+v, %q; want wget", ps, note)
 		}
 		now = now.Add(30 * time.Second)
-		if ps, _ := s.Owners(ctx, host, netip.MustParseAddr("203.0.113.9")); len(ps) != 1 || ps[0].Name != "wget" {
+		if ps, _ := s.Lookup(ctx, host, netip.MustParseAddr("203.0.113.9")); len(ps) != 1 || ps[0].Name != "wget" {
 			t.Errorf("after the TTL: %+v, want the fresh wget", ps)
 		}
 	})
 }
 
-func TestSocketOwnersCacheBounded(t *testing.T) {
+func TestOwnersCacheBounded(t *testing.T) {
 	f := newFakeProc(t)
-	s, err := NewSocketOwners(f.root, time.Minute)
+	s, err := NewOwners(f.root, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,18 +341,18 @@ func TestSocketOwnersCacheBounded(t *testing.T) {
 	base := netip.MustParseAddr("192.0.2.1")
 	for i := range maxCachedFlows + 10 {
 		dst := netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})
-		s.Owners(context.Background(), base, dst)
+		s.Lookup(context.Background(), base, dst)
 	}
 	if n := len(s.results); n > maxCachedFlows {
 		t.Errorf("%d cached answers, bound %d", n, maxCachedFlows)
 	}
 }
 
-func TestNewSocketOwnersErrors(t *testing.T) {
-	if _, err := NewSocketOwners(t.TempDir(), time.Minute); err == nil {
-		t.Error("a directory without net/tcp accepted as /proc")
+func TestNewOwnersErrors(t *testing.T) {
+	if _, err := NewOwners(t.TempDir(), time.Minute); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a directory without net/tcp as /proc: got %v, want a not-exist error", err)
 	}
-	if _, err := NewSocketOwners("", 0); err == nil {
-		t.Error("zero TTL accepted")
+	if _, err := NewOwners("", 0); !errors.Is(err, ErrTTL) {
+		t.Errorf("zero TTL: got %v, want ErrTTL", err)
 	}
 }
