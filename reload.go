@@ -42,9 +42,9 @@ func (al *alerting) stats() alert.Stats {
 	defer al.mu.RUnlock()
 	s := al.d.Stats()
 	for _, d := range al.draining {
-		addCounters(&s, d.Stats())
+		s.Add(d.Stats())
 	}
-	addCounters(&s, al.retired)
+	s.Add(al.retired)
 	return s
 }
 
@@ -55,7 +55,7 @@ func (al *alerting) retire(d *alert.Dispatcher) {
 	if i := slices.Index(al.draining, d); i >= 0 {
 		al.draining = slices.Delete(al.draining, i, i+1)
 	}
-	addCounters(&al.retired, d.Stats())
+	al.retired.Add(d.Stats())
 }
 
 func (al *alerting) submit(alerts []*alert.Alert) {
@@ -81,32 +81,6 @@ func (al *alerting) swap(d *alert.Dispatcher) *alert.Dispatcher {
 	al.d = d
 	al.draining = append(al.draining, old)
 	return old
-}
-
-// addCounters adds src's counters, not its queue depths, to dst, matching
-// notifiers by name.
-func addCounters(dst *alert.Stats, src alert.Stats) {
-	dst.Submitted += src.Submitted
-	dst.Overflow += src.Overflow
-	dst.Cooldown += src.Cooldown
-	dst.RateLimited += src.RateLimited
-	dst.Summaries += src.Summaries
-	dst.Dropped += src.Dropped
-	for _, n := range src.Notifiers {
-		i := slices.IndexFunc(dst.Notifiers, func(d alert.NotifierStats) bool { return d.Name == n.Name })
-		if i < 0 {
-			n.QueueDepth, n.SpoolDepth = 0, 0
-			dst.Notifiers = append(dst.Notifiers, n)
-			continue
-		}
-		d := &dst.Notifiers[i]
-		d.Delivered += n.Delivered
-		d.Failed += n.Failed
-		d.Retried += n.Retried
-		d.Suppressed += n.Suppressed
-		d.Spooled += n.Spooled
-		d.Dropped += n.Dropped
-	}
 }
 
 // detectorFactory returns a constructor of the anomaly tests for flow shards.

@@ -328,7 +328,7 @@ func TestSpooledAlertsKeepOrder(t *testing.T) {
 	}}
 	d, clock, _ := testDispatcher(t, func(c *DispatcherConfig) { c.MaxAttempts = 2 }, nil, rec)
 	d.Submit(sample(sampleKey, t0))
-	waitFor(t, "the spool", func() bool { return remoteStats(t, d, "rec").SpoolDepth == 1 })
+	waitFor(t, "the spool", func() bool { return remoteStats(t, d, "rec").Spooled == 1 })
 	r := sample(sampleKey, t0.Add(time.Minute))
 	r.Resolved = true
 	d.Submit(r)

@@ -95,9 +95,9 @@ type Webhook struct {
 // NewWebhooks returns one notifier per URL of cfg. client may be nil for a
 // default one.
 //
-// Each is named "webhook-" and the first 8 hex digits of the SHA-256 of its
-// URL: stable across restarts and reorderings (spooled alerts find their
-// URL again) and revealing nothing of the URL.
+// They are named by position: "webhook", "webhook-2", "webhook-3" ...;
+// the name reveals nothing of the URL, and it names the spool folder, so a
+// changed URL still delivers what was spooled for the webhook before.
 func NewWebhooks(cfg WebhookConfig, client *http.Client) ([]*Webhook, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -112,10 +112,13 @@ func NewWebhooks(cfg WebhookConfig, client *http.Client) ([]*Webhook, error) {
 		client = defaultHTTPClient()
 	}
 	out := make([]*Webhook, 0, len(cfg.URLs))
-	for _, u := range cfg.URLs {
-		sum := sha256.Sum256([]byte(u))
+	for i, u := range cfg.URLs {
+		name := "webhook"
+		if i > 0 {
+			name = fmt.Sprintf("webhook-%d", i+1)
+		}
 		w := &Webhook{
-			name:    "webhook-" + hex.EncodeToString(sum[:4]),
+			name:    name,
 			url:     u,
 			headers: headers,
 			client:  client,
@@ -129,7 +132,7 @@ func NewWebhooks(cfg WebhookConfig, client *http.Client) ([]*Webhook, error) {
 	return out, nil
 }
 
-// Name returns "webhook-<hash of the URL>".
+// Name returns "webhook" for the first URL, "webhook-N" for the Nth.
 func (w *Webhook) Name() string { return w.name }
 
 // Notify POSTs a. Any 2xx answer is success.
