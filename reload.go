@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -108,20 +109,27 @@ func reloadable(name string) bool {
 		strings.HasPrefix(name, "pagerduty_") || strings.HasPrefix(name, "webhook_") || strings.HasPrefix(name, "opsgenie_")
 }
 
-// changedFlags compares two parsed flag sets flag by flag.
+// changedFlags compares two parsed flag sets flag by flag. A secret (a
+// flag whose value is an alert.Secret or alert.SecretList) prints as
+// "<secret>" whatever it holds, so secrets are compared through
+// flag.Getter and reported only as "changed".
 func changedFlags(old, new *flag.FlagSet) (reload, restart []string) {
 	old.VisitAll(func(f *flag.Flag) {
-		nv := new.Lookup(f.Name).Value.String()
-		if ov := f.Value.String(); ov != nv {
-			change := fmt.Sprintf("%s: %s -> %s", f.Name, ov, nv)
-			if isSecretFlag(f.Name) {
-				change = f.Name + ": changed"
+		nf := new.Lookup(f.Name)
+		ov, nv := f.Value.String(), nf.Value.String()
+		change := fmt.Sprintf("%s: %s -> %s", f.Name, ov, nv)
+		if isSecret(f.Value) {
+			if reflect.DeepEqual(f.Value.(flag.Getter).Get(), nf.Value.(flag.Getter).Get()) {
+				return
 			}
-			if reloadable(f.Name) {
-				reload = append(reload, change)
-			} else {
-				restart = append(restart, change)
-			}
+			change = f.Name + ": changed"
+		} else if ov == nv {
+			return
+		}
+		if reloadable(f.Name) {
+			reload = append(reload, change)
+		} else {
+			restart = append(restart, change)
 		}
 	})
 	sort.Strings(reload)
@@ -129,9 +137,10 @@ func changedFlags(old, new *flag.FlagSet) (reload, restart []string) {
 	return reload, restart
 }
 
-func isSecretFlag(name string) bool {
-	switch name {
-	case "slack_url", "pagerduty_routing_key", "webhook_url", "webhook_secret", "webhook_header", "opsgenie_api_key":
+// isSecret reports whether a flag holds secrets, by the type of its value.
+func isSecret(v flag.Value) bool {
+	switch v.(type) {
+	case *alert.Secret, *alert.SecretList:
 		return true
 	}
 	return false

@@ -1,8 +1,10 @@
 // Package alert defines the Alert record wherefore raises for an unusual
-// flow, the Notifier interface integrations implement, the notifiers (log,
-// JSON lines, Slack, PagerDuty, webhook, OpsGenie) and the Dispatcher that
-// queues, rate-limits, retries and spools alerts so that capture never
-// waits on the network and no alert is silently lost.
+// flow, the Notifier interface integrations implement, and the Dispatcher
+// that queues, rate-limits, retries and spools alerts (write-ahead) so that
+// capture never waits on the network and no alert is lost to a crash. Each
+// integration lives in its own subpackage, as Alertmanager's notify/ does:
+// jsonl (the local record and the log), slack, pagerduty, webhook and
+// opsgenie; importing alert alone links none of their libraries.
 package alert
 
 import (

@@ -367,7 +367,7 @@ func (d *Dispatcher) Submit(a *Alert) {
 	defer d.mu.RUnlock()
 	if d.closed {
 		d.dropped.Add(1)
-		d.log.WithFields(logFields(a)).Error("alert submitted after the dispatcher closed: not delivered")
+		d.log.WithFields(LogFields(a)).Error("alert submitted after the dispatcher closed: not delivered")
 		return
 	}
 	if d.cfg.Block {
@@ -499,7 +499,7 @@ func (d *Dispatcher) flushSummary() {
 // held.
 func (d *Dispatcher) sendSummary(s *Alert) {
 	d.summed.Add(1)
-	d.log.WithFields(logFields(s)).Warn("rate limit suppressed alerts; sending a summary to remote notifiers")
+	d.log.WithFields(LogFields(s)).Warn("rate limit suppressed alerts; sending a summary to remote notifiers")
 	for _, w := range d.workers {
 		w.offer(s)
 	}

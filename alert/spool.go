@@ -122,7 +122,7 @@ func (s *spool) put(a *Alert, now time.Time) (string, error) {
 		return "", errors.New("spooling is off (no spool directory)")
 	}
 	var buf bytes.Buffer
-	if err := encodeJSON(&buf, a); err != nil {
+	if err := EncodeJSON(&buf, a); err != nil {
 		return "", err
 	}
 	s.mu.Lock()

@@ -96,7 +96,7 @@ func (w *worker) spoolAlert(a *Alert, why string) {
 		return
 	}
 	w.dropped.Add(1)
-	w.d.log.WithFields(logFields(a)).WithFields(logrus.Fields{"notifier": w.name, "reason": why}).WithError(err).
+	w.d.log.WithFields(LogFields(a)).WithFields(logrus.Fields{"notifier": w.name, "reason": why}).WithError(err).
 		Error("alert could not be spooled: not delivered to this notifier")
 	w.noteSpoolErr(err)
 }

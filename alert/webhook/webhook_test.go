@@ -1,19 +1,24 @@
-package alert
+package webhook
 
 import (
 	"bytes"
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/httpnotify"
+	"github.com/wherefore/wherefore/alert/internal/kindtest"
+	"github.com/wherefore/wherefore/alert/internal/notifytest"
 )
 
 func TestWebhookRequest(t *testing.T) {
-	srv := newPlayServer(t, reply{status: 204})
+	srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 204})
 	u := srv.URL + "/hook?token=WEBHOOKTOKENSECRET"
-	ws, err := NewWebhooks(WebhookConfig{
-		URLs:    []string{u},
+	ws, err := New(Config{
+		URLs:    []alert.Secret{alert.Secret(u)},
 		Secret:  "HMACSECRET",
-		Headers: []string{"X-Team: netops", "authorization: Bearer HEADERSECRET"},
+		Headers: []alert.Secret{"X-Team: netops", "authorization: Bearer HEADERSECRET"},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -21,7 +26,7 @@ func TestWebhookRequest(t *testing.T) {
 	if len(ws) != 1 || ws[0].Name() != "webhook" {
 		t.Fatalf("webhooks %v", ws)
 	}
-	a := sample(sampleKey, t0)
+	a := kindtest.Sample(notifytest.SampleKey, notifytest.T0)
 	if _, err := ws[0].Notify(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +39,7 @@ func TestWebhookRequest(t *testing.T) {
 		t.Errorf("request %s %s?%s", r.Method, r.Path, r.Query)
 	}
 	var line bytes.Buffer
-	if err := encodeJSON(&line, a); err != nil {
+	if err := alert.EncodeJSON(&line, a); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(r.Body, line.Bytes()) {
@@ -42,7 +47,7 @@ func TestWebhookRequest(t *testing.T) {
 	}
 	for h, want := range map[string]string{
 		"Content-Type":  "application/json",
-		"User-Agent":    UserAgent,
+		"User-Agent":    httpnotify.UserAgent,
 		"X-Team":        "netops",
 		"Authorization": "Bearer HEADERSECRET",
 		SignatureHeader: Sign([]byte("HMACSECRET"), r.Body),
@@ -68,8 +73,8 @@ func TestSign(t *testing.T) {
 // Webhooks are named by position, not by URL: the name keys the spool, so
 // a new URL in the same place still finds what was spooled for the old one.
 func TestWebhookNamesFollowPositionNotURL(t *testing.T) {
-	a, _ := NewWebhooks(WebhookConfig{URLs: SplitList("https://a.example/x, https://b.example/y")}, nil)
-	b, _ := NewWebhooks(WebhookConfig{URLs: []string{"https://c.example/z", "https://d.example/w"}}, nil)
+	a, _ := New(Config{URLs: alert.SecretList{"https://a.example/x, https://b.example/y"}.Split()}, nil)
+	b, _ := New(Config{URLs: []alert.Secret{"https://c.example/z", "https://d.example/w"}}, nil)
 	if len(a) != 2 || len(b) != 2 {
 		t.Fatalf("%d and %d webhooks, want 2 and 2", len(a), len(b))
 	}
@@ -77,8 +82,8 @@ func TestWebhookNamesFollowPositionNotURL(t *testing.T) {
 		if a[i].Name() != want || b[i].Name() != want {
 			t.Errorf("webhook #%d named %q and %q, want %q", i+1, a[i].Name(), b[i].Name(), want)
 		}
-		if Kind(a[i].Name()) != "webhook" {
-			t.Errorf("kind of %q is %q", a[i].Name(), Kind(a[i].Name()))
+		if alert.Kind(a[i].Name()) != "webhook" {
+			t.Errorf("kind of %q is %q", a[i].Name(), alert.Kind(a[i].Name()))
 		}
 	}
 }
