@@ -178,6 +178,14 @@ func HeadlineWith(a *Alert, arrow string) string {
 		return fmt.Sprintf("%s%s back to normal (%s in %s)",
 			hostPrefix(a), FlowLabel(a, arrow), HumanBytes(float64(a.Bytes)), HumanSeconds(a.IntervalSeconds))
 	}
+	if a.Reason != "" {
+		// The detector's own sentence says more than a volume line could.
+		s := hostPrefix(a) + a.Reason
+		if a.Test {
+			s = "[TEST] wherefore test alert, no action needed: " + s
+		}
+		return s
+	}
 	s := fmt.Sprintf("%s%s moved %s in %s (%s, typical %s), p=%.2f",
 		hostPrefix(a), FlowLabel(a, arrow), HumanBytes(float64(a.Bytes)), HumanSeconds(a.IntervalSeconds),
 		HumanRate(float64(a.Bytes), a.IntervalSeconds), HumanBytes(a.Baseline), a.Probability)
@@ -185,4 +193,31 @@ func HeadlineWith(a *Alert, arrow string) string {
 		s = "[TEST] wherefore test alert, no action needed: " + s
 	}
 	return s
+}
+
+// Title names what an alert found, for message headings: "New
+// destination", "Vertical port scan" ..., "Unusual transfer" for the
+// anomalyzer's volume alerts (no Kind).
+func Title(a *Alert) string {
+	switch a.Kind {
+	case KindNewDestination:
+		return "New destination"
+	case KindSurge:
+		return "Volume surge"
+	case KindVScan:
+		return "Vertical port scan"
+	case KindHScan:
+		return "Horizontal scan"
+	case KindFanOut:
+		return "Fan-out"
+	case KindFanIn:
+		return "Fan-in"
+	case KindBruteForce:
+		return "Brute force"
+	case KindTunnel:
+		return "Possible tunnel"
+	case KindBeacon:
+		return "Beaconing"
+	}
+	return "Unusual transfer"
 }

@@ -42,6 +42,12 @@ func LogFields(a *Alert) logrus.Fields {
 		f["tests"] = TestsText(a.Tests)
 		f["detector"] = a.Detector
 	}
+	if a.Reason != "" {
+		f["reason"] = a.Reason
+	}
+	if a.Kind != "" {
+		f["kind"] = a.Kind
+	}
 	if a.SrcName != "" {
 		f["src_name"] = a.SrcName
 	}

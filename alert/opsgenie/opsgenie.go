@@ -182,6 +182,13 @@ func (o *Notifier) CreateBody(a *alert.Alert) *CreateAlert {
 		"interval_seconds": strconv.FormatFloat(a.IntervalSeconds, 'f', -1, 64),
 		"detector":         a.Detector,
 	}
+	if a.Reason != "" {
+		g.Details["reason"] = a.Reason
+	}
+	if a.Kind != "" {
+		g.Details["kind"] = a.Kind
+		g.Tags = append(g.Tags, a.Kind)
+	}
 	if a.SrcName != "" {
 		g.Details["src_name"] = a.SrcName
 	}
@@ -203,6 +210,9 @@ func describe(a *alert.Alert) string {
 	var b strings.Builder
 	if a.Test {
 		b.WriteString("TEST ALERT from wherefore: no action needed.\n\n")
+	}
+	if a.Reason != "" {
+		fmt.Fprintf(&b, "%s\n\n", a.Reason)
 	}
 	fmt.Fprintf(&b, "Flow: %s\n", alert.FlowLabel(a, "->"))
 	if a.Host != "" {

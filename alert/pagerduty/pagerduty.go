@@ -142,6 +142,9 @@ func (p *Notifier) Event(a *alert.Alert) *pdapi.V2Event {
 		Class:     "flow volume",
 		Details:   a,
 	}
+	if a.Kind != "" {
+		ev.Payload.Class = a.Kind
+	}
 	if a.IsSummary() {
 		ev.Payload.Component = ""
 		ev.Payload.Class = "alert rate limit"

@@ -129,10 +129,14 @@ func (s *Notifier) Message(a *alert.Alert) *slackapi.WebhookMessage {
 
 // headText is the line above the attachment, what notifications show.
 func (s *Notifier) headText(a *alert.Alert) string {
-	t := fmt.Sprintf("*Unusual transfer%s*: %s moved *%s* in %s",
+	t := fmt.Sprintf("*%s%s*: %s moved *%s* in %s", alert.Title(a),
 		slackEscape(onHost(a)), slackEscape(alert.FlowLabel(a, "→")), alert.HumanBytes(float64(a.Bytes)), alert.HumanSeconds(a.IntervalSeconds))
+	if a.Reason != "" {
+		// The detector's sentence is what the reader needs first.
+		t = fmt.Sprintf("*%s%s*: %s", alert.Title(a), slackEscape(onHost(a)), slackEscape(a.Reason))
+	}
 	if a.Test {
-		t = ":test_tube: *TEST ALERT from wherefore, no action needed.* If you can read this, Notifier alerting works.\n" + t
+		t = ":test_tube: *TEST ALERT from wherefore, no action needed.* If you can read this, Slack alerting works.\n" + t
 	}
 	return t
 }

@@ -1,6 +1,9 @@
 package webhook
 
 import (
+	"encoding/json"
+	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/wherefore/wherefore/alert"
@@ -10,8 +13,11 @@ import (
 
 // TestDelivery runs the suite every remote notifier passes (failures,
 // Retry-After, timeouts, spool) against a plain JSON receiver.
-func TestDelivery(t *testing.T) {
-	kindtest.Run(t, kindtest.Kind{
+func TestDelivery(t *testing.T) { kindtest.Run(t, kind()) }
+
+// kind builds this notifier against a test server.
+func kind() kindtest.Kind {
+	return kindtest.Kind{
 		Name:    "webhook",
 		Secrets: []string{"WEBHOOKTOKENSECRET", "HMACSECRET", "HEADERSECRET"},
 		OK:      notifytest.Reply{Status: 200},
@@ -26,5 +32,21 @@ func TestDelivery(t *testing.T) {
 			}
 			return ws[0]
 		},
-	})
+	}
+}
+
+// The payload of an alert without and with a reason, as the remote API
+// receives it; the reason leads what a person reads first.
+func TestPayloads(t *testing.T) {
+	p := kindtest.Payloads(t, kind())
+	for name, body := range p {
+		notifytest.Golden(t, filepath.Join("testdata", name+".golden.json"), body)
+	}
+	var a alert.Alert
+	if err := json.Unmarshal(p["reason"], &a); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&a, kindtest.SampleWithReason()) {
+		t.Errorf("body %s is not the whole alert record", p["reason"])
+	}
 }

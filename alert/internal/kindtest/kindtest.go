@@ -363,3 +363,42 @@ func closeDeadlineSpools(t *testing.T, k Kind) {
 		t.Errorf("%d requests, want 1 hung + 3 delivered", got)
 	}
 }
+
+// SampleWithReason is the sample alert as a detector with a reason raises
+// it: a new destination, with what was expected and the sentence every
+// notifier must show.
+func SampleWithReason() *alert.Alert {
+	a := Sample(notifytest.SampleKey, notifytest.T0)
+	a.Detector = "surge"
+	a.Kind = alert.KindNewDestination
+	a.Scope = alert.ScopePair
+	a.Threshold = 2_500_000
+	a.Expected = 30_000
+	a.Reason = "10.0.0.5 sent 64.0 MB to 203.0.113.9, a destination it never used before, in 5 s; its uploads usually total 30.0 kB per 5 s"
+	a.DistinctDsts = 1
+	a.DistinctPorts = 2
+	a.SamplePorts = []uint16{443, 8443}
+	a.SamplePeers = []string{"203.0.113.9"}
+	return a
+}
+
+// Payloads sends the sample alert without and with a reason through the
+// notifier made by k, and returns the request bodies the server got, keyed
+// "volume" and "reason", for golden-file tests.
+func Payloads(t *testing.T, k Kind) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for name, a := range map[string]*alert.Alert{"volume": Sample(notifytest.SampleKey, notifytest.T0), "reason": SampleWithReason()} {
+		srv := notifytest.NewPlayServer(t, k.OK)
+		n := k.Make(t, srv.URL)
+		if _, err := n.Notify(context.Background(), a); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		reqs := srv.Requests()
+		if len(reqs) != 1 {
+			t.Fatalf("%s: %d requests", name, len(reqs))
+		}
+		out[name] = reqs[0].Body
+	}
+	return out
+}

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -257,5 +259,31 @@ func WaitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// UpdateGolden is the environment variable that makes Golden rewrite the
+// files instead of comparing: WHEREFORE_UPDATE_GOLDEN=1 go test ./alert/...
+const UpdateGolden = "WHEREFORE_UPDATE_GOLDEN"
+
+// Golden compares got with the file at path (under the test's testdata/),
+// or rewrites the file when UpdateGolden is set.
+func Golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if os.Getenv(UpdateGolden) != "" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden file: %v (run with %s=1 to create it)", err, UpdateGolden)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("payload differs from %s (run with %s=1 to accept):\ngot:\n%s\nwant:\n%s", path, UpdateGolden, got, want)
 	}
 }
