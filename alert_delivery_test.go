@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -183,5 +184,53 @@ func TestURLChangeResendsSpooledAlertToNewURL(t *testing.T) {
 	}
 	if strings.Contains(stderr, moved.srv.URL) || strings.Contains(stderr, old.srv.URL) {
 		t.Errorf("a webhook URL was printed:\n%s", stderr)
+	}
+}
+
+// A reload tells which secrets changed without showing them: the flags'
+// values are Secrets, found by type, not by a list of names.
+func TestReloadReportsSecretChangesWithoutValues(t *testing.T) {
+	parse := func(args ...string) *flag.FlagSet {
+		t.Helper()
+		_, fs, _, err := parseFlagSet(args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	}
+	old := parse("-slack_url", "https://hooks.example/OLDSLACKTOKEN", "-pagerduty_routing_key", "SAMEPDKEY0123",
+		"-webhook_url", "https://a.example/OLDHOOKTOKEN", "-webhook_header", "Authorization: Bearer OLDHEADERTOKEN")
+	new := parse("-slack_url", "https://hooks.example/NEWSLACKTOKEN", "-pagerduty_routing_key", "SAMEPDKEY0123",
+		"-webhook_url", "https://a.example/NEWHOOKTOKEN", "-webhook_header", "Authorization: Bearer OLDHEADERTOKEN")
+	reload, restart := changedFlags(old, new)
+	want := []string{"slack_url: changed", "webhook_url: changed"}
+	if strings.Join(reload, "|") != strings.Join(want, "|") || len(restart) != 0 {
+		t.Fatalf("changes %q (restart %q), want %q", reload, restart, want)
+	}
+	for _, v := range []string{"TOKEN", "SAMEPDKEY"} {
+		if strings.Contains(strings.Join(reload, " "), v) {
+			t.Errorf("a secret shows in %q", reload)
+		}
+	}
+}
+
+// A file-mode run whose webhook is down says in its summary what it kept
+// for the next start, as its log does.
+func TestSummaryCountsWhatWasSpooled(t *testing.T) {
+	hook := newHookServer(t, http.StatusServiceUnavailable)
+	r := runWherefore(t, "-pcapfile", "testdata/demo.pcap", "-host", "h1", "-l", t.TempDir(),
+		"-webhook_url", hook.srv.URL+"/hook", "-notify_retry_budget", "1s")
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"0 delivered, 0 failed,",
+		"1 spooled for a later attempt, 0 dropped",
+		"1 alerts wait in the spool for the next start",
+		"undelivered alerts spooled for the next start",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
 	}
 }
