@@ -292,12 +292,12 @@ func NewDispatcher(cfg DispatcherConfig, local, remote []Notifier) (*Dispatcher,
 	return d, nil
 }
 
-// Kind returns the kind of a remote notifier from its name: the part
+// NotifierKind returns the kind of a remote notifier from its name: the part
 // before the first '-' ("webhook" for "webhook-2", "slack" for "slack").
 // Remote notifiers are named "<kind>" or "<kind>-<suffix>"; spooled alerts
 // whose notifier is no longer configured under its name go to the first
 // notifier of the same kind.
-func Kind(name string) string {
+func NotifierKind(name string) string {
 	k, _, _ := strings.Cut(name, "-")
 	return k
 }
@@ -316,10 +316,10 @@ func (d *Dispatcher) adoptOrphans() error {
 			continue
 		}
 		old := filepath.Join(d.cfg.SpoolDir, e.Name())
-		i := slices.IndexFunc(d.workers, func(w *worker) bool { return Kind(w.name) == Kind(e.Name()) })
+		i := slices.IndexFunc(d.workers, func(w *worker) bool { return NotifierKind(w.name) == NotifierKind(e.Name()) })
 		if i < 0 {
 			if names, err := spoolFiles(old); err == nil && len(names) > 0 {
-				d.log.WithFields(logrus.Fields{"spool": e.Name(), "alerts": len(names), "kind": Kind(e.Name())}).
+				d.log.WithFields(logrus.Fields{"spool": e.Name(), "alerts": len(names), "kind": NotifierKind(e.Name())}).
 					Warn("alerts spooled for a notifier that is not configured; they wait for one of the same kind")
 			}
 			continue

@@ -82,8 +82,8 @@ func TestWebhookNamesFollowPositionNotURL(t *testing.T) {
 		if a[i].Name() != want || b[i].Name() != want {
 			t.Errorf("webhook #%d named %q and %q, want %q", i+1, a[i].Name(), b[i].Name(), want)
 		}
-		if alert.Kind(a[i].Name()) != "webhook" {
-			t.Errorf("kind of %q is %q", a[i].Name(), alert.Kind(a[i].Name()))
+		if alert.NotifierKind(a[i].Name()) != "webhook" {
+			t.Errorf("kind of %q is %q", a[i].Name(), alert.NotifierKind(a[i].Name()))
 		}
 	}
 }

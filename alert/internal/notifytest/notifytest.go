@@ -57,12 +57,14 @@ func NewFakeClock(now time.Time) *FakeClock {
 	return &FakeClock{now: now, armed: make(chan struct{}, 100)}
 }
 
+// Now returns the fake time.
 func (c *FakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
+// Sleep records d and moves the clock on by d at once.
 func (c *FakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -74,6 +76,7 @@ func (c *FakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
+// After returns a channel that receives once the clock has been moved d on.
 func (c *FakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -123,12 +126,14 @@ type SyncBuffer struct {
 	b  bytes.Buffer
 }
 
+// Write appends p.
 func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
+// String returns everything written so far.
 func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -171,7 +176,7 @@ type Reply struct {
 }
 
 // PlayServer is an httptest server that plays a remote API: it records
-// every Request and answers from a script.
+// every request and answers from a script.
 type PlayServer struct {
 	*httptest.Server
 	mu      sync.Mutex
@@ -222,7 +227,7 @@ func (p *PlayServer) serve(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, rep.Body)
 }
 
-// SetScript replaces the replies from the next Request on.
+// SetScript replaces the replies from the next request on.
 func (p *PlayServer) SetScript(script ...Reply) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -244,6 +249,7 @@ func (p *PlayServer) Release() {
 	}
 }
 
+// Requests returns the requests received so far, in order.
 func (p *PlayServer) Requests() []Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
