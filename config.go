@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wherefore/wherefore/alert"
 	"gopkg.in/yaml.v3"
 )
 
@@ -83,7 +84,7 @@ func applyConfigFile(fs *flag.FlagSet, path string, explicit map[string]bool) (m
 		case yaml.ScalarNode:
 			values = []string{v.Value}
 		case yaml.SequenceNode:
-			if _, repeatable := f.Value.(*listFlag); !repeatable {
+			if _, repeatable := f.Value.(*alert.SecretList); !repeatable {
 				return nil, fmt.Errorf("-config %s: line %d: %q takes one value, not a list", path, v.Line, name)
 			}
 			for _, item := range v.Content {
@@ -125,7 +126,7 @@ func exampleConfig() string {
 		usage := strings.ReplaceAll(f.Usage, "`", "")
 		b.WriteString("\n# " + usage + "\n")
 		def := f.DefValue
-		if _, repeatable := f.Value.(*listFlag); repeatable {
+		if _, repeatable := f.Value.(*alert.SecretList); repeatable {
 			b.WriteString("# " + n + ": []\n")
 			continue
 		}

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wherefore/wherefore/alert"
 )
 
 // options holds every flag's value. Names follow Wherefore's flags so its
@@ -68,7 +70,8 @@ type options struct {
 	seed        uint64
 
 	// Slack (Wherefore's flags; delivery is configured in notify.go).
-	slackURL, slackChannel, slackEmoji, slackIcon string
+	slackURL                            alert.Secret
+	slackChannel, slackEmoji, slackIcon string
 
 	notify  notifyOptions
 	archive archiveOptions
@@ -171,7 +174,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.permCount, "anom_perm_count", 500, "permutations for the Monte Carlo tests (diff, ks on long series)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the Monte Carlo tests' random numbers (fixed: the same capture gives the same alerts)")
 
-	fs.StringVar(&o.slackURL, "slack_url", "", "Slack incoming-webhook URL (also $WHEREFORE_SLACK_URL)")
+	fs.Var(&o.slackURL, "slack_url", "Slack incoming-webhook `URL` (also $WHEREFORE_SLACK_URL)")
 	fs.StringVar(&o.slackChannel, "slack_channel", "", "Slack channel override")
 	fs.StringVar(&o.slackEmoji, "slack_emoji", ":warning:", "Slack icon emoji")
 	fs.StringVar(&o.slackIcon, "slack_icon", "", "Slack icon URL, used when -slack_emoji is empty")

@@ -7,12 +7,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/jsonl"
+	"github.com/wherefore/wherefore/alert/opsgenie"
+	"github.com/wherefore/wherefore/alert/pagerduty"
+	"github.com/wherefore/wherefore/alert/slack"
+	"github.com/wherefore/wherefore/alert/webhook"
 )
 
 // notifyOptions are the alert delivery flags beyond Wherefore's Slack ones.
@@ -21,14 +25,15 @@ type notifyOptions struct {
 	slackUsername string
 	slackResolved bool
 
-	pdKey, pdKeyFile, pdURL string
-	pdAutoResolve           bool
-
-	webhookURLs                      listFlag
-	webhookSecret, webhookSecretFile string
-	webhookHeaders                   listFlag
-
-	ogKey, ogKeyFile, ogURL string
+	pdKey             alert.Secret
+	pdKeyFile, pdURL  string
+	pdAutoResolve     bool
+	webhookURLs       alert.SecretList
+	webhookSecret     alert.Secret
+	webhookSecretFile string
+	webhookHeaders    alert.SecretList
+	ogKey             alert.Secret
+	ogKeyFile, ogURL  string
 
 	queueSize     int
 	cooldown      time.Duration
@@ -39,31 +44,25 @@ type notifyOptions struct {
 	testAlert     bool
 }
 
-// listFlag is a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
-
 func registerNotifyFlags(fs *flag.FlagSet, n *notifyOptions) {
 	d := alert.DefaultDispatcherConfig()
 	fs.StringVar(&n.slackURLFile, "slack_url_file", "", "read the Slack webhook URL from this `file` (keeps it out of ps)")
 	fs.StringVar(&n.slackUsername, "slack_username", "wherefore", "name Slack messages are posted as")
 	fs.BoolVar(&n.slackResolved, "slack_resolved", false, "post a short \"back to normal\" message when an alerted flow is normal again (needs -resolve_after)")
 
-	fs.StringVar(&n.pdKey, "pagerduty_routing_key", "", "PagerDuty Events API v2 routing `key` (also $WHEREFORE_PAGERDUTY_ROUTING_KEY)")
+	fs.Var(&n.pdKey, "pagerduty_routing_key", "PagerDuty Events API v2 routing `key` (also $WHEREFORE_PAGERDUTY_ROUTING_KEY)")
 	fs.StringVar(&n.pdKeyFile, "pagerduty_routing_key_file", "", "read the PagerDuty routing key from this `file`")
-	fs.StringVar(&n.pdURL, "pagerduty_url", alert.DefaultPagerDutyURL, "PagerDuty events endpoint (EU accounts: https://events.eu.pagerduty.com/v2/enqueue)")
+	fs.StringVar(&n.pdURL, "pagerduty_url", pagerduty.DefaultURL, "PagerDuty events endpoint (EU accounts: https://events.eu.pagerduty.com/v2/enqueue)")
 	fs.BoolVar(&n.pdAutoResolve, "pagerduty_auto_resolve", false, "resolve the incident when the flow is back to normal (needs -resolve_after)")
 
 	fs.Var(&n.webhookURLs, "webhook_url", "POST each alert as JSON to this `URL` (repeatable, or comma-separated)")
-	fs.StringVar(&n.webhookSecret, "webhook_secret", "", "sign webhook bodies with HMAC-SHA256 under this `secret` (header X-Wherefore-Signature; also $WHEREFORE_WEBHOOK_SECRET)")
+	fs.Var(&n.webhookSecret, "webhook_secret", "sign webhook bodies with HMAC-SHA256 under this `secret` (header X-Wherefore-Signature; also $WHEREFORE_WEBHOOK_SECRET)")
 	fs.StringVar(&n.webhookSecretFile, "webhook_secret_file", "", "read the webhook secret from this `file`")
 	fs.Var(&n.webhookHeaders, "webhook_header", "extra webhook request `header` \"Name: value\" (repeatable)")
 
-	fs.StringVar(&n.ogKey, "opsgenie_api_key", "", "OpsGenie API integration `key` (also $WHEREFORE_OPSGENIE_API_KEY)")
+	fs.Var(&n.ogKey, "opsgenie_api_key", "OpsGenie API integration `key` (also $WHEREFORE_OPSGENIE_API_KEY)")
 	fs.StringVar(&n.ogKeyFile, "opsgenie_api_key_file", "", "read the OpsGenie API key from this `file`")
-	fs.StringVar(&n.ogURL, "opsgenie_url", alert.DefaultOpsGenieURL, "OpsGenie API base URL (EU: https://api.eu.opsgenie.com)")
+	fs.StringVar(&n.ogURL, "opsgenie_url", opsgenie.DefaultURL, "OpsGenie API base URL (EU: https://api.eu.opsgenie.com)")
 
 	fs.IntVar(&n.queueSize, "alert_queue_size", d.QueueSize, "alerts waiting for delivery, per notifier; overflow is counted and still written locally")
 	fs.DurationVar(&n.cooldown, "alert_cooldown", d.Cooldown, "after a flow's alert reached the notifiers, hold its further alerts for this long (0: off); the local record keeps them all")
@@ -89,7 +88,7 @@ func remoteNotifiers(o *options, explicit map[string]bool) ([]alert.Notifier, er
 		if o.slackIcon != "" && !explicit["slack_emoji"] {
 			emoji = "" // an icon URL was asked for; the default emoji would hide it
 		}
-		s, err := alert.NewSlack(alert.SlackConfig{URL: slackURL, Channel: o.slackChannel, Emoji: emoji,
+		s, err := slack.New(slack.Config{URL: slackURL, Channel: o.slackChannel, Emoji: emoji,
 			IconURL: o.slackIcon, Username: n.slackUsername, SendResolved: n.slackResolved}, nil)
 		if err != nil {
 			return nil, err
@@ -102,19 +101,19 @@ func remoteNotifiers(o *options, explicit map[string]bool) ([]alert.Notifier, er
 		return nil, err
 	}
 	if pdKey != "" {
-		p, err := alert.NewPagerDuty(alert.PagerDutyConfig{RoutingKey: pdKey, URL: n.pdURL, AutoResolve: n.pdAutoResolve}, nil)
+		p, err := pagerduty.New(pagerduty.Config{RoutingKey: pdKey, URL: n.pdURL, AutoResolve: n.pdAutoResolve}, nil)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, p)
 	}
 
-	if urls := alert.SplitList(n.webhookURLs...); len(urls) > 0 {
+	if urls := n.webhookURLs.Split(); len(urls) > 0 {
 		secret, err := alert.ResolveSecret(n.webhookSecret, "WHEREFORE_WEBHOOK_SECRET", n.webhookSecretFile)
 		if err != nil {
 			return nil, err
 		}
-		hooks, err := alert.NewWebhooks(alert.WebhookConfig{URLs: urls, Secret: secret, Headers: n.webhookHeaders}, nil)
+		hooks, err := webhook.New(webhook.Config{URLs: urls, Secret: secret, Headers: n.webhookHeaders}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +127,7 @@ func remoteNotifiers(o *options, explicit map[string]bool) ([]alert.Notifier, er
 		return nil, err
 	}
 	if ogKey != "" {
-		g, err := alert.NewOpsGenie(alert.OpsGenieConfig{APIKey: ogKey, URL: n.ogURL}, nil)
+		g, err := opsgenie.New(opsgenie.Config{APIKey: ogKey, URL: n.ogURL}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -139,13 +138,13 @@ func remoteNotifiers(o *options, explicit map[string]bool) ([]alert.Notifier, er
 
 // alertRecord opens the local JSON-lines record: standard output in file
 // mode (so `wherefore -pcapfile x | jq .` works), a rotated file live.
-func alertRecord(o *options, stdout io.Writer, fileMode bool) (*alert.JSONL, error) {
+func alertRecord(o *options, stdout io.Writer, fileMode bool) (*jsonl.Record, error) {
 	path := o.alertsFile
 	if path == "" && fileMode {
 		path = "-"
 	}
 	if path == "-" {
-		return alert.NewJSONL(stdout), nil
+		return jsonl.New(stdout), nil
 	}
 	if path == "" {
 		path = filepath.Join(o.logDir, "wherefore_anomalies.log")
@@ -159,11 +158,11 @@ func alertRecord(o *options, stdout io.Writer, fileMode bool) (*alert.JSONL, err
 		return nil, fmt.Errorf("-alerts_file %s: %w", path, err)
 	}
 	f.Close()
-	return alert.NewJSONLFile(alert.JSONLFileConfig{Path: path, MaxSizeMB: 100, MaxBackups: 10})
+	return jsonl.NewFile(jsonl.FileConfig{Path: path, MaxSizeMB: 100, MaxBackups: 10})
 }
 
 // newDispatcher wires the local record, the log and the remote notifiers.
-func newDispatcher(o *options, log *logrus.Logger, record *alert.JSONL, remote []alert.Notifier, spoolDir string, block bool, enrich func(context.Context, *alert.Alert)) (*alert.Dispatcher, error) {
+func newDispatcher(o *options, log *logrus.Logger, record *jsonl.Record, remote []alert.Notifier, spoolDir string, block bool, enrich func(context.Context, *alert.Alert)) (*alert.Dispatcher, error) {
 	n := &o.notify
 	cfg := alert.DefaultDispatcherConfig()
 	cfg.QueueSize = n.queueSize
@@ -176,7 +175,7 @@ func newDispatcher(o *options, log *logrus.Logger, record *alert.JSONL, remote [
 	cfg.Logger = log
 	cfg.Enrich = enrich
 	cfg.Block = block
-	local := []alert.Notifier{record, alert.NewLog(log)}
+	local := []alert.Notifier{record, jsonl.NewLog(log)}
 	return alert.NewDispatcher(cfg, local, remote)
 }
 

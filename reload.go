@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -42,9 +43,9 @@ func (al *alerting) stats() alert.Stats {
 	defer al.mu.RUnlock()
 	s := al.d.Stats()
 	for _, d := range al.draining {
-		addCounters(&s, d.Stats())
+		s.Add(d.Stats())
 	}
-	addCounters(&s, al.retired)
+	s.Add(al.retired)
 	return s
 }
 
@@ -55,7 +56,7 @@ func (al *alerting) retire(d *alert.Dispatcher) {
 	if i := slices.Index(al.draining, d); i >= 0 {
 		al.draining = slices.Delete(al.draining, i, i+1)
 	}
-	addCounters(&al.retired, d.Stats())
+	al.retired.Add(d.Stats())
 }
 
 func (al *alerting) submit(alerts []*alert.Alert) {
@@ -83,32 +84,6 @@ func (al *alerting) swap(d *alert.Dispatcher) *alert.Dispatcher {
 	return old
 }
 
-// addCounters adds src's counters, not its queue depths, to dst, matching
-// notifiers by name.
-func addCounters(dst *alert.Stats, src alert.Stats) {
-	dst.Submitted += src.Submitted
-	dst.Overflow += src.Overflow
-	dst.Cooldown += src.Cooldown
-	dst.RateLimited += src.RateLimited
-	dst.Summaries += src.Summaries
-	dst.Dropped += src.Dropped
-	for _, n := range src.Notifiers {
-		i := slices.IndexFunc(dst.Notifiers, func(d alert.NotifierStats) bool { return d.Name == n.Name })
-		if i < 0 {
-			n.QueueDepth, n.SpoolDepth = 0, 0
-			dst.Notifiers = append(dst.Notifiers, n)
-			continue
-		}
-		d := &dst.Notifiers[i]
-		d.Delivered += n.Delivered
-		d.Failed += n.Failed
-		d.Retried += n.Retried
-		d.Suppressed += n.Suppressed
-		d.Spooled += n.Spooled
-		d.Dropped += n.Dropped
-	}
-}
-
 // detectorFactory returns a constructor of the anomaly tests for flow shards.
 func detectorFactory(acfg anomaly.Config) func(*rand.Rand) anomaly.Detector {
 	return func(rng *rand.Rand) anomaly.Detector {
@@ -134,20 +109,27 @@ func reloadable(name string) bool {
 		strings.HasPrefix(name, "pagerduty_") || strings.HasPrefix(name, "webhook_") || strings.HasPrefix(name, "opsgenie_")
 }
 
-// changedFlags compares two parsed flag sets flag by flag.
+// changedFlags compares two parsed flag sets flag by flag. A secret (a
+// flag whose value is an alert.Secret or alert.SecretList) prints as
+// "<secret>" whatever it holds, so secrets are compared through
+// flag.Getter and reported only as "changed".
 func changedFlags(old, new *flag.FlagSet) (reload, restart []string) {
 	old.VisitAll(func(f *flag.Flag) {
-		nv := new.Lookup(f.Name).Value.String()
-		if ov := f.Value.String(); ov != nv {
-			change := fmt.Sprintf("%s: %s -> %s", f.Name, ov, nv)
-			if isSecretFlag(f.Name) {
-				change = f.Name + ": changed"
+		nf := new.Lookup(f.Name)
+		ov, nv := f.Value.String(), nf.Value.String()
+		change := fmt.Sprintf("%s: %s -> %s", f.Name, ov, nv)
+		if isSecret(f.Value) {
+			if reflect.DeepEqual(f.Value.(flag.Getter).Get(), nf.Value.(flag.Getter).Get()) {
+				return
 			}
-			if reloadable(f.Name) {
-				reload = append(reload, change)
-			} else {
-				restart = append(restart, change)
-			}
+			change = f.Name + ": changed"
+		} else if ov == nv {
+			return
+		}
+		if reloadable(f.Name) {
+			reload = append(reload, change)
+		} else {
+			restart = append(restart, change)
 		}
 	})
 	sort.Strings(reload)
@@ -155,9 +137,10 @@ func changedFlags(old, new *flag.FlagSet) (reload, restart []string) {
 	return reload, restart
 }
 
-func isSecretFlag(name string) bool {
-	switch name {
-	case "slack_url", "pagerduty_routing_key", "webhook_url", "webhook_secret", "webhook_header", "opsgenie_api_key":
+// isSecret reports whether a flag holds secrets, by the type of its value.
+func isSecret(v flag.Value) bool {
+	switch v.(type) {
+	case *alert.Secret, *alert.SecretList:
 		return true
 	}
 	return false

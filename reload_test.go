@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/jsonl"
 )
 
 // Counters survive a reload's dispatcher swap: metrics never go backwards.
@@ -18,7 +19,7 @@ func TestAlertingStatsSurviveSwap(t *testing.T) {
 	newD := func() *alert.Dispatcher {
 		cfg := alert.DefaultDispatcherConfig()
 		cfg.Logger = log
-		d, err := alert.NewDispatcher(cfg, []alert.Notifier{alert.NewJSONL(io.Discard)}, nil)
+		d, err := alert.NewDispatcher(cfg, []alert.Notifier{jsonl.New(io.Discard)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

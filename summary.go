@@ -125,15 +125,23 @@ func startProgress(ctx context.Context, o *options, w io.Writer, c *capture.Coun
 	}
 }
 
-// printDelivery reports what reached each remote notifier, when any is
-// configured: an analyst replaying a capture into Slack sees what went out.
+// printDelivery reports what happened to the alerts of each remote
+// notifier, when any is configured: an analyst replaying a capture into
+// Slack sees what went out, what waits in the spool and what was lost.
 func printDelivery(w io.Writer, d alert.Stats) {
 	for _, n := range d.Notifiers {
 		if !n.Remote {
 			continue
 		}
-		fmt.Fprintf(w, "  %-13s %d delivered, %d failed, %d retried, %d held back, %d spooled\n",
-			n.Name, n.Delivered, n.Failed, n.Retried, n.Suppressed, n.Spooled)
+		fmt.Fprintf(w, "  %-13s %d delivered", n.Name, n.Delivered)
+		if n.Resent > 0 {
+			fmt.Fprintf(w, " (%d re-sent from the spool of an earlier run)", n.Resent)
+		}
+		fmt.Fprintf(w, ", %d failed, %d retried, %d held back, %d spooled for a later attempt, %d dropped\n",
+			n.Failed, n.Retried, n.Suppressed, n.Spooled, n.Dropped)
+		if n.SpoolDepth > 0 {
+			fmt.Fprintf(w, "  %-13s %d alerts wait in the spool for the next start\n", "", n.SpoolDepth)
+		}
 	}
 	if d.Overflow > 0 {
 		fmt.Fprintf(w, "  queue full    %d times (those alerts were still recorded)\n", d.Overflow)

@@ -1,8 +1,10 @@
 // Package alert defines the Alert record wherefore raises for an unusual
-// flow, the Notifier interface integrations implement, the notifiers (log,
-// JSON lines, Slack, PagerDuty, webhook, OpsGenie) and the Dispatcher that
-// queues, rate-limits, retries and spools alerts so that capture never
-// waits on the network and no alert is silently lost.
+// flow, the Notifier interface integrations implement, and the Dispatcher
+// that queues, rate-limits, retries and spools alerts (write-ahead) so that
+// capture never waits on the network and no alert is lost to a crash. Each
+// integration lives in its own subpackage, as Alertmanager's notify/ does:
+// jsonl (the local record and the log), slack, pagerduty, webhook and
+// opsgenie; importing alert alone links none of their libraries.
 package alert
 
 import (
@@ -66,7 +68,55 @@ type Alert struct {
 	// SuppressedKeys lists some of the flows behind Suppressed (at most
 	// ten), so the reader knows where to look.
 	SuppressedKeys []string `json:"suppressed_keys,omitempty"`
+
+	// Kind is what was found (one of the Kind* constants: new-destination,
+	// surge, vscan, hscan, fanout, fanin, bruteforce, tunnel, beacon);
+	// empty for the anomalyzer's volume alerts.
+	Kind string `json:"kind,omitempty"`
+	// Scope is what the alert is about (one of the Scope* constants:
+	// pair, src, dst, host).
+	Scope string `json:"scope,omitempty"`
+	// Threshold is the value the detector's measure crossed, and Expected
+	// what was normal for this key, in the measure's unit (bytes, count).
+	Threshold float64 `json:"threshold,omitempty"`
+	Expected  float64 `json:"expected,omitempty"`
+	// Reason is one sentence an on-call engineer reads first, e.g.
+	// "10.0.0.7 sent 48.0 MB to 198.51.100.23, a destination it never used
+	// before, in 5 s". Every notifier shows it prominently when set.
+	Reason string `json:"reason,omitempty"`
+	// Distinct counts of the alerted interval, where the detector counts
+	// them: destination hosts, source hosts, destination ports, and
+	// attempts that got no answer or were refused.
+	DistinctDsts  uint64 `json:"distinct_dsts,omitempty"`
+	DistinctSrcs  uint64 `json:"distinct_srcs,omitempty"`
+	DistinctPorts uint64 `json:"distinct_ports,omitempty"`
+	Unanswered    uint64 `json:"unanswered,omitempty"`
+	// SamplePorts and SamplePeers are a few of the ports and peer
+	// addresses behind the counts, so the reader knows where to look.
+	SamplePorts []uint16 `json:"sample_ports,omitempty"`
+	SamplePeers []string `json:"sample_peers,omitempty"`
 }
+
+// The kinds of alert (Alert.Kind).
+const (
+	KindNewDestination = "new-destination"
+	KindSurge          = "surge"
+	KindVScan          = "vscan"
+	KindHScan          = "hscan"
+	KindFanOut         = "fanout"
+	KindFanIn          = "fanin"
+	KindBruteForce     = "bruteforce"
+	KindTunnel         = "tunnel"
+	KindBeacon         = "beacon"
+)
+
+// The scopes of an alert (Alert.Scope).
+const (
+	ScopePair = "pair"
+	ScopeSrc  = "src"
+	ScopeDst  = "dst"
+	ScopeHost = "host"
+)
 
 // IsSummary reports whether a is a rate-limit summary rather than a flow
 // alert.

@@ -1,35 +1,8 @@
 package alert
 
 import (
-	"fmt"
-	"net/url"
 	"strings"
 )
-
-// checkURL validates an endpoint URL given by flag. When the URL is secret
-// (a Slack or webhook URL carries its token) the error does not repeat it.
-func checkURL(flag, raw string, secret bool) (*url.URL, error) {
-	show := func() string {
-		if secret {
-			return "the URL"
-		}
-		return fmt.Sprintf("%q", raw)
-	}
-	if raw == "" {
-		return nil, fmt.Errorf("alert: %s: empty URL", flag)
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("alert: %s: %s is not a valid URL", flag, show())
-	}
-	if u.Scheme != "https" && u.Scheme != "http" {
-		return nil, fmt.Errorf("alert: %s: %s must start with https:// (or http://)", flag, show())
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("alert: %s: %s has no host", flag, show())
-	}
-	return u, nil
-}
 
 // SplitList splits repeatable, comma-separated flag values ("-webhook_url
 // a,b -webhook_url c") into their non-empty, trimmed items.
@@ -49,7 +22,7 @@ func SplitList(values ...string) []string {
 // repeats (PagerDuty dedup_key, OpsGenie alias): "wherefore:web-3:10.0.0.5->203.0.113.9".
 // The host is part of it so that one host's "back to normal" does not close
 // another host's incident for the same flow.
-func dedupKey(a *Alert) string {
+func DedupKey(a *Alert) string {
 	k := a.Key
 	if a.IsSummary() {
 		k = "rate-limit"
@@ -58,7 +31,7 @@ func dedupKey(a *Alert) string {
 }
 
 // truncate cuts s to at most n runes, marking the cut with "…".
-func truncate(s string, n int) string {
+func Truncate(s string, n int) string {
 	if n <= 0 {
 		return ""
 	}

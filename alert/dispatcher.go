@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -274,6 +278,11 @@ func NewDispatcher(cfg DispatcherConfig, local, remote []Notifier) (*Dispatcher,
 		}
 		d.workers = append(d.workers, w)
 	}
+	if cfg.SpoolDir != "" && len(d.workers) > 0 {
+		if err := d.adoptOrphans(); err != nil {
+			return nil, err
+		}
+	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	go d.run()
 	for _, w := range d.workers {
@@ -281,6 +290,55 @@ func NewDispatcher(cfg DispatcherConfig, local, remote []Notifier) (*Dispatcher,
 		go w.run()
 	}
 	return d, nil
+}
+
+// NotifierKind returns the kind of a remote notifier from its name: the part
+// before the first '-' ("webhook" for "webhook-2", "slack" for "slack").
+// Remote notifiers are named "<kind>" or "<kind>-<suffix>"; spooled alerts
+// whose notifier is no longer configured under its name go to the first
+// notifier of the same kind.
+func NotifierKind(name string) string {
+	k, _, _ := strings.Cut(name, "-")
+	return k
+}
+
+// adoptOrphans moves the alerts of spool folders that belong to no
+// configured notifier (its name changed, or a folder an earlier version
+// named by a hash of the URL) to the first notifier of the same kind, so a
+// changed URL or key still delivers what was spooled under the old one.
+func (d *Dispatcher) adoptOrphans() error {
+	ents, err := os.ReadDir(d.cfg.SpoolDir)
+	if err != nil {
+		return fmt.Errorf("alert: spool: %w", err)
+	}
+	for _, e := range ents {
+		if !e.IsDir() || slices.ContainsFunc(d.workers, func(w *worker) bool { return w.name == e.Name() }) {
+			continue
+		}
+		old := filepath.Join(d.cfg.SpoolDir, e.Name())
+		i := slices.IndexFunc(d.workers, func(w *worker) bool { return NotifierKind(w.name) == NotifierKind(e.Name()) })
+		if i < 0 {
+			if names, err := spoolFiles(old); err == nil && len(names) > 0 {
+				d.log.WithFields(logrus.Fields{"spool": e.Name(), "alerts": len(names), "kind": NotifierKind(e.Name())}).
+					Warn("alerts spooled for a notifier that is not configured; they wait for one of the same kind")
+			}
+			continue
+		}
+		w := d.workers[i]
+		moved, err := w.spool.adopt(old)
+		if moved > 0 {
+			d.log.WithFields(logrus.Fields{"spool": e.Name(), "notifier": w.name, "alerts": moved}).
+				Info("alerts spooled under an earlier notifier name or URL found; re-sending them to the notifier of the same kind")
+		}
+		if err != nil {
+			return err
+		}
+		// Only an empty folder goes; anything else in it stays untouched.
+		if os.Remove(old) == nil {
+			_ = syncDir(d.cfg.SpoolDir)
+		}
+	}
+	return nil
 }
 
 // validName accepts names safe as a directory name.
@@ -309,7 +367,7 @@ func (d *Dispatcher) Submit(a *Alert) {
 	defer d.mu.RUnlock()
 	if d.closed {
 		d.dropped.Add(1)
-		d.log.WithFields(logFields(a)).Error("alert submitted after the dispatcher closed: not delivered")
+		d.log.WithFields(LogFields(a)).Error("alert submitted after the dispatcher closed: not delivered")
 		return
 	}
 	if d.cfg.Block {
@@ -441,7 +499,7 @@ func (d *Dispatcher) flushSummary() {
 // held.
 func (d *Dispatcher) sendSummary(s *Alert) {
 	d.summed.Add(1)
-	d.log.WithFields(logFields(s)).Warn("rate limit suppressed alerts; sending a summary to remote notifiers")
+	d.log.WithFields(LogFields(s)).Warn("rate limit suppressed alerts; sending a summary to remote notifiers")
 	for _, w := range d.workers {
 		w.offer(s)
 	}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -41,7 +39,7 @@ func TestQueueOverflowKeepsEveryAlert(t *testing.T) {
 			case <-ctx.Done():
 			}
 		}
-	}, []Notifier{NewJSONL(&out)}, rec)
+	}, []Notifier{lines{&out}}, rec)
 
 	var want []string
 	for i := range 10 {
@@ -77,7 +75,7 @@ func TestCooldown(t *testing.T) {
 	var out syncBuffer
 	rec := &recorder{name: "rec"}
 	d, _, _ := testDispatcher(t, func(c *DispatcherConfig) { c.Cooldown = 15 * time.Minute },
-		[]Notifier{NewJSONL(&out)}, rec)
+		[]Notifier{lines{&out}}, rec)
 	a, b := "10.0.0.5->203.0.113.9", "10.0.0.6->203.0.113.9"
 	d.Submit(sample(a, t0))
 	d.Submit(sample(a, t0.Add(time.Minute))) // cooling down
@@ -173,7 +171,7 @@ func TestRateLimitSummaryWhenQuiet(t *testing.T) {
 		d.Submit(sample(fmt.Sprintf("10.0.0.%d->203.0.113.9", i), t0))
 	}
 	select {
-	case <-clock.armed:
+	case <-clock.Armed():
 	case <-time.After(10 * time.Second):
 		t.Fatal("no summary timer armed")
 	}
@@ -190,97 +188,13 @@ func TestRateLimitSummaryWhenQuiet(t *testing.T) {
 	}
 }
 
-// TestSpoolSurvivesRestart is the outage story: the endpoint fails until
-// the daemon restarts; the alert is spooled, and the next Dispatcher on the
-// same spool delivers it exactly once.
-func TestSpoolSurvivesRestart(t *testing.T) {
-	srv := newPlayServer(t, reply{status: 503, body: "down"})
-	spoolDir := t.TempDir()
-	k := kinds()[2] // webhook
-	n := k.make(t, srv.URL)
-	cfg := func(c *DispatcherConfig) { c.SpoolDir = spoolDir; c.MaxAttempts = 3 }
-
-	d1, _, logs1 := testDispatcher(t, cfg, nil, n)
-	d1.Submit(sample(sampleKey, t0))
-	if err := d1.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if got := len(srv.Requests()); got != 3 {
-		t.Errorf("%d attempts during the outage, want 3", got)
-	}
-	st := remoteStats(t, d1, n.Name())
-	if st.Spooled != 1 || st.SpoolDepth != 1 || st.Delivered != 0 || st.Retried != 2 {
-		t.Errorf("first run stats %+v", st)
-	}
-	files, _ := filepath.Glob(filepath.Join(spoolDir, n.Name(), "*.json"))
-	if len(files) != 1 {
-		t.Fatalf("spool holds %v, want one file", files)
-	}
-
-	srv.SetScript(k.ok) // the endpoint is back; the daemon restarts
-	d2, _, logs2 := testDispatcher(t, cfg, nil, k.make(t, srv.URL))
-	if err := d2.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	d3, _, _ := testDispatcher(t, cfg, nil, k.make(t, srv.URL))
-	d3.Close(context.Background())
-
-	reqs := srv.Requests()
-	if len(reqs) != 4 {
-		t.Fatalf("%d requests in all, want 3 failed + 1 delivered", len(reqs))
-	}
-	var got Alert
-	if err := json.Unmarshal(reqs[3].Body, &got); err != nil || got.Key != sampleKey || !got.Time.Equal(t0) {
-		t.Errorf("redelivered %s (%v)", reqs[3].Body, err)
-	}
-	if st := remoteStats(t, d2, n.Name()); st.Delivered != 1 || st.SpoolDepth != 0 {
-		t.Errorf("second run stats %+v", st)
-	}
-	if left, _ := os.ReadDir(filepath.Join(spoolDir, n.Name())); len(left) != 0 {
-		t.Errorf("spool not emptied: %v", left)
-	}
-	noSecrets(t, k.secrets, logs1.String(), logs2.String())
-}
-
-// TestCloseDeadlineSpools shuts down while the endpoint hangs: what is in
-// flight or queued is spooled when the deadline passes, and delivered once
-// at the next start.
-func TestCloseDeadlineSpools(t *testing.T) {
-	srv := newPlayServer(t, reply{hang: true})
-	spoolDir := t.TempDir()
-	k := kinds()[0] // slack
-	cfg := func(c *DispatcherConfig) { c.SpoolDir = spoolDir; c.NotifyTimeout = time.Minute }
-	d1, _, _ := testDispatcher(t, cfg, nil, k.make(t, srv.URL))
-	for i := range 3 {
-		d1.Submit(sample(fmt.Sprintf("10.0.0.%d->203.0.113.9", i), t0))
-	}
-	<-srv.entered
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	if err := d1.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if st := remoteStats(t, d1, "slack"); st.SpoolDepth != 3 {
-		t.Fatalf("stats after deadline %+v, want 3 spooled", st)
-	}
-	srv.SetScript(k.ok)
-	d2, _, _ := testDispatcher(t, cfg, nil, k.make(t, srv.URL))
-	d2.Close(context.Background())
-	if st := remoteStats(t, d2, "slack"); st.Delivered != 3 || st.SpoolDepth != 0 {
-		t.Errorf("second run stats %+v", st)
-	}
-	if got := len(srv.Requests()); got != 4 {
-		t.Errorf("%d requests, want 1 hung + 3 delivered", got)
-	}
-}
-
 func TestCloseDrains(t *testing.T) {
 	var out syncBuffer
 	slow := &recorder{name: "slow", fail: func(int, *Alert) (bool, error) {
 		time.Sleep(time.Millisecond)
 		return false, nil
 	}}
-	d, _, logs := testDispatcher(t, func(c *DispatcherConfig) { c.QueueSize = 64 }, []Notifier{NewJSONL(&out)}, slow)
+	d, _, logs := testDispatcher(t, func(c *DispatcherConfig) { c.QueueSize = 64 }, []Notifier{lines{&out}}, slow)
 	for i := range 50 {
 		d.Submit(sample(fmt.Sprintf("10.0.%d.1->203.0.113.9", i), t0))
 	}
@@ -328,7 +242,7 @@ func TestSpooledAlertsKeepOrder(t *testing.T) {
 	}}
 	d, clock, _ := testDispatcher(t, func(c *DispatcherConfig) { c.MaxAttempts = 2 }, nil, rec)
 	d.Submit(sample(sampleKey, t0))
-	waitFor(t, "the spool", func() bool { return remoteStats(t, d, "rec").SpoolDepth == 1 })
+	waitFor(t, "the spool", func() bool { return remoteStats(t, d, "rec").Spooled == 1 })
 	r := sample(sampleKey, t0.Add(time.Minute))
 	r.Resolved = true
 	d.Submit(r)
@@ -357,7 +271,7 @@ func TestEnrichAndNames(t *testing.T) {
 		c.DNSLookup = true
 		c.Resolver = fakeResolver{"10.0.0.5": "db-1.internal"}
 		c.Enrich = func(_ context.Context, a *Alert) { a.Archive = []string{"/archive/" + a.Src + ".pcap"} }
-	}, []Notifier{NewJSONL(&out)}, rec)
+	}, []Notifier{lines{&out}}, rec)
 	d.Submit(sample(sampleKey, t0))
 	d.Close(context.Background())
 	var a Alert
@@ -386,7 +300,7 @@ func TestSlowDNSIsBounded(t *testing.T) {
 		c.DNSLookup = true
 		c.DNSTimeout = 20 * time.Millisecond
 		c.Resolver = slowResolver{}
-	}, []Notifier{NewJSONL(&out)})
+	}, []Notifier{lines{&out}})
 	d.Submit(sample(sampleKey, t0))
 	d.Submit(sample(sampleKey, t0.Add(5*time.Second))) // cached failure: no second wait
 	d.Close(context.Background())

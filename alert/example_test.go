@@ -10,6 +10,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/jsonl"
+	"github.com/wherefore/wherefore/alert/slack"
 )
 
 func ExampleHumanBytes() {
@@ -30,13 +32,13 @@ func ExampleNewDispatcher() {
 	if err != nil {
 		logrus.Fatal(err)
 	}
-	jsonl, err := alert.NewJSONLFile(alert.JSONLFileConfig{Path: filepath.Join(logDir, "wherefore_anomalies.log"), MaxSizeMB: 100})
+	record, err := jsonl.NewFile(jsonl.FileConfig{Path: filepath.Join(logDir, "wherefore_anomalies.log"), MaxSizeMB: 100})
 	if err != nil {
 		logrus.Fatal(err)
 	}
 	var remote []alert.Notifier
-	if cfg := (alert.SlackConfig{URL: slackURL, Emoji: ":warning:", Username: "wherefore"}); cfg.Enabled() {
-		s, err := alert.NewSlack(cfg, nil)
+	if cfg := (slack.Config{URL: slackURL, Emoji: ":warning:", Username: "wherefore"}); cfg.Enabled() {
+		s, err := slack.New(cfg, nil)
 		if err != nil {
 			logrus.Fatal(err)
 		}
@@ -44,7 +46,7 @@ func ExampleNewDispatcher() {
 	}
 	cfg := alert.DefaultDispatcherConfig()
 	cfg.SpoolDir = filepath.Join(logDir, "alert_spool")
-	d, err := alert.NewDispatcher(cfg, []alert.Notifier{jsonl, alert.NewLog(nil)}, remote)
+	d, err := alert.NewDispatcher(cfg, []alert.Notifier{record, jsonl.NewLog(nil)}, remote)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return
@@ -55,4 +57,17 @@ func ExampleNewDispatcher() {
 	if err := d.Close(ctx); err != nil {
 		logrus.WithError(err).Error("closing alerts")
 	}
+}
+
+// A Secret prints as "<secret>" however it is printed or encoded; Value
+// is the one way to read it.
+func ExampleSecret() {
+	key := alert.Secret("R0UT1NGK3Y")
+	fmt.Printf("%v %+v %#v %s %q\n", key, key, key, key, key)
+	_ = alert.EncodeJSON(os.Stdout, struct{ Key alert.Secret }{key})
+	fmt.Println(len(key.Value()))
+	// Output:
+	// <secret> <secret> alert.Secret("<secret>") <secret> "<secret>"
+	// {"Key":"<secret>"}
+	// 10
 }

@@ -146,7 +146,7 @@ func endpoint(addr, name string) string {
 
 // flowLabel names the flow with names when known, using arrow between the
 // two ends.
-func flowLabel(a *Alert, arrow string) string {
+func FlowLabel(a *Alert, arrow string) string {
 	if a.Src == "" && a.Dst == "" {
 		return a.Key
 	}
@@ -165,24 +165,59 @@ func hostPrefix(a *Alert) string {
 // (a PagerDuty summary, an OpsGenie message, a log message):
 //
 //	web-3: 10.0.0.5 -> 203.0.113.9 moved 64.0 MB in 5s (12.8 MB/s, typical 1.2 kB), p=0.97
-func Headline(a *Alert) string { return headline(a, "->") }
+func Headline(a *Alert) string { return HeadlineWith(a, "->") }
 
 // headline is Headline with the arrow between the flow's ends chosen by
 // the destination.
-func headline(a *Alert, arrow string) string {
+func HeadlineWith(a *Alert, arrow string) string {
 	switch {
 	case a.IsSummary():
 		return fmt.Sprintf("%srate limit suppressed %d more alerts between %s and %s UTC",
 			hostPrefix(a), a.Suppressed, a.IntervalStart.UTC().Format("15:04:05"), a.Time.UTC().Format("15:04:05"))
 	case a.Resolved:
 		return fmt.Sprintf("%s%s back to normal (%s in %s)",
-			hostPrefix(a), flowLabel(a, arrow), HumanBytes(float64(a.Bytes)), HumanSeconds(a.IntervalSeconds))
+			hostPrefix(a), FlowLabel(a, arrow), HumanBytes(float64(a.Bytes)), HumanSeconds(a.IntervalSeconds))
+	}
+	if a.Reason != "" {
+		// The detector's own sentence says more than a volume line could.
+		s := hostPrefix(a) + a.Reason
+		if a.Test {
+			s = "[TEST] wherefore test alert, no action needed: " + s
+		}
+		return s
 	}
 	s := fmt.Sprintf("%s%s moved %s in %s (%s, typical %s), p=%.2f",
-		hostPrefix(a), flowLabel(a, arrow), HumanBytes(float64(a.Bytes)), HumanSeconds(a.IntervalSeconds),
+		hostPrefix(a), FlowLabel(a, arrow), HumanBytes(float64(a.Bytes)), HumanSeconds(a.IntervalSeconds),
 		HumanRate(float64(a.Bytes), a.IntervalSeconds), HumanBytes(a.Baseline), a.Probability)
 	if a.Test {
 		s = "[TEST] wherefore test alert, no action needed: " + s
 	}
 	return s
+}
+
+// Title names what an alert found, for message headings: "New
+// destination", "Vertical port scan" ..., "Unusual transfer" for the
+// anomalyzer's volume alerts (no Kind).
+func Title(a *Alert) string {
+	switch a.Kind {
+	case KindNewDestination:
+		return "New destination"
+	case KindSurge:
+		return "Volume surge"
+	case KindVScan:
+		return "Vertical port scan"
+	case KindHScan:
+		return "Horizontal scan"
+	case KindFanOut:
+		return "Fan-out"
+	case KindFanIn:
+		return "Fan-in"
+	case KindBruteForce:
+		return "Brute force"
+	case KindTunnel:
+		return "Possible tunnel"
+	case KindBeacon:
+		return "Beaconing"
+	}
+	return "Unusual transfer"
 }

@@ -30,7 +30,7 @@ const cmdlineRunes = 160
 //	curl (pid 4242, user alice): curl -T big.tar https://upload.example/…
 func (p Process) String() string {
 	var b strings.Builder
-	b.WriteString(orDash(p.Name))
+	b.WriteString(OrDash(p.Name))
 	b.WriteString(" (pid ")
 	b.WriteString(strconv.Itoa(p.PID))
 	if p.User != "" {
@@ -40,22 +40,22 @@ func (p Process) String() string {
 	b.WriteByte(')')
 	if p.Cmdline != "" {
 		b.WriteString(": ")
-		b.WriteString(truncate(p.Cmdline, cmdlineRunes))
+		b.WriteString(Truncate(p.Cmdline, cmdlineRunes))
 	}
 	return b.String()
 }
 
-// processShown is how many processes notifiers list before "and N more":
+// ProcessShown is how many processes notifiers list before "and N more":
 // a socket shared by a pre-forked server's workers can have dozens.
-const processShown = 5
+const ProcessShown = 5
 
 // processLines describes a's processes one per entry, then its note;
 // nil when there is nothing to say.
-func processLines(a *Alert) []string {
+func ProcessLines(a *Alert) []string {
 	var out []string
 	for i, p := range a.Process {
-		if i == processShown {
-			out = append(out, "and "+strconv.Itoa(len(a.Process)-processShown)+" more")
+		if i == ProcessShown {
+			out = append(out, "and "+strconv.Itoa(len(a.Process)-ProcessShown)+" more")
 			break
 		}
 		out = append(out, p.String())

@@ -2,8 +2,8 @@ package alert
 
 import (
 	"fmt"
-	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -17,7 +17,7 @@ import (
 // Errors name the file, never the secret. A file that is empty is an error,
 // since it is almost certainly a mistake that would otherwise disable a
 // notifier silently.
-func ResolveSecret(flagValue, envVar, filePath string) (string, error) {
+func ResolveSecret(flagValue Secret, envVar, filePath string) (Secret, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
@@ -30,74 +30,111 @@ func ResolveSecret(flagValue, envVar, filePath string) (string, error) {
 		if s == "" {
 			return "", fmt.Errorf("alert: secret file %s is empty", filePath)
 		}
-		return s, nil
+		return Secret(s), nil
 	}
 	if envVar != "" {
-		return os.Getenv(envVar), nil
+		return Secret(os.Getenv(envVar)), nil
 	}
 	return "", nil
 }
 
-// redactedText replaces secrets in messages.
-const redactedText = "[REDACTED]"
+// Secret is a value that must never be shown: a webhook URL (its path is
+// the token), a routing key, an API key, an HMAC key. Every way Go prints
+// or encodes a value (String, the fmt verbs including %#v and %q, JSON,
+// text encoding, hence logrus fields and YAML/flag output) gives
+// "<secret>" instead, or "" when it is empty, so a new notifier or a new
+// log line cannot leak one by forgetting a list of names. Value returns
+// the value itself, for the one place that sends it.
+//
+// *Secret is a flag.Value, so a flag holding a secret prints "<secret>"
+// in -h and in reload logs.
+type Secret string
 
-// minSecretLen keeps very short values (say a header value "1") from being
-// treated as secrets, which would mangle every message they occur in.
-const minSecretLen = 4
+// secretMask is what a set secret prints as.
+const secretMask = "<secret>"
 
-// redactor removes known secrets (webhook URLs, routing keys, API keys,
-// header values) from text that may reach logs or errors. HTTP libraries
-// embed request URLs in their errors, and Slack webhook URLs are secrets.
-type redactor struct {
-	secrets []string
+// Value returns the secret itself.
+func (s Secret) Value() string { return string(s) }
+
+// String returns "<secret>", or "" when s is empty.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return secretMask
 }
 
-// newRedactor returns a redactor for secrets, also covering the escaped
-// forms in which a URL or key shows up in library messages.
-func newRedactor(secrets ...string) redactor {
-	var r redactor
-	add := func(s string) {
-		if len(s) < minSecretLen {
+// GoString keeps %#v from printing the value.
+func (s Secret) GoString() string { return "alert.Secret(" + strconv.Quote(s.String()) + ")" }
+
+// Format prints the mask for every verb, so that no verb or flag (%v %+v
+// %#v %s %q %x) reaches the value.
+func (s Secret) Format(f fmt.State, verb rune) {
+	switch verb {
+	case 'q':
+		fmt.Fprint(f, strconv.Quote(s.String()))
+	case 'v':
+		if f.Flag('#') {
+			fmt.Fprint(f, s.GoString())
 			return
 		}
-		for _, have := range r.secrets {
-			if have == s {
-				return
-			}
-		}
-		r.secrets = append(r.secrets, s)
+		fmt.Fprint(f, s.String())
+	default:
+		fmt.Fprint(f, s.String())
 	}
-	for _, s := range secrets {
-		add(s)
-		add(url.QueryEscape(s))
-		add(url.PathEscape(s))
-		if q := strconv.Quote(s); len(q) > 2 {
-			add(q[1 : len(q)-1])
-		}
-		// A URL's path and query carry its token; they may appear alone.
-		if u, err := url.Parse(s); err == nil && u.Host != "" {
-			if len(u.Path) > 1 {
-				add(u.Path)
-				add(u.EscapedPath())
-			}
-			add(u.RawQuery)
-		}
-	}
-	// Longer first, so a secret that contains another is replaced whole.
-	for i := 1; i < len(r.secrets); i++ {
-		for j := i; j > 0 && len(r.secrets[j]) > len(r.secrets[j-1]); j-- {
-			r.secrets[j], r.secrets[j-1] = r.secrets[j-1], r.secrets[j]
-		}
-	}
-	return r
 }
 
-// redact returns s with every secret replaced by [REDACTED].
-func (r redactor) redact(s string) string {
-	for _, sec := range r.secrets {
-		if strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, redactedText)
+// MarshalJSON encodes the mask.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.String())), nil }
+
+// MarshalText encodes the mask.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Set implements flag.Value: it stores v.
+func (s *Secret) Set(v string) error {
+	*s = Secret(v)
+	return nil
+}
+
+// Get implements flag.Getter, so code comparing flag values (a reload
+// telling what changed) can compare the secrets without printing them.
+func (s *Secret) Get() any { return *s }
+
+// SecretList is a repeatable flag of secrets (-webhook_url, -webhook_header);
+// each value may also hold several, comma-separated (see Split).
+type SecretList []Secret
+
+// String returns "<secret>" per value, comma-separated.
+func (l *SecretList) String() string {
+	if l == nil {
+		return ""
+	}
+	out := make([]string, len(*l))
+	for i, s := range *l {
+		out[i] = s.String()
+	}
+	return strings.Join(out, ",")
+}
+
+// Set implements flag.Value: it appends v.
+func (l *SecretList) Set(v string) error {
+	*l = append(*l, Secret(v))
+	return nil
+}
+
+// Get implements flag.Getter.
+func (l *SecretList) Get() any { return slices.Clone(*l) }
+
+// Split returns the non-empty, trimmed items of l's comma-separated values
+// ("-webhook_url a,b -webhook_url c" gives a, b and c).
+func (l SecretList) Split() []Secret {
+	var out []Secret
+	for _, v := range l {
+		for _, s := range strings.Split(string(v), ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, Secret(s))
+			}
 		}
 	}
-	return s
+	return out
 }

@@ -1,10 +1,15 @@
 package alert
 
 import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sirupsen/logrus"
 )
 
 func TestResolveSecret(t *testing.T) {
@@ -31,82 +36,51 @@ func TestResolveSecret(t *testing.T) {
 		{"empty file", "", "", empty, "", true},
 		{"missing file", "", "", filepath.Join(dir, "nope"), "", true},
 	} {
-		got, err := ResolveSecret(tc.flag, tc.env, tc.file)
-		if (err != nil) != tc.wantErr || got != tc.want {
-			t.Errorf("%s: ResolveSecret = %q, %v; want %q, error %t", tc.name, got, err, tc.want, tc.wantErr)
+		got, err := ResolveSecret(Secret(tc.flag), tc.env, tc.file)
+		if (err != nil) != tc.wantErr || got.Value() != tc.want {
+			t.Errorf("%s: ResolveSecret = %q, %v; want %q, error %t", tc.name, got.Value(), err, tc.want, tc.wantErr)
 		}
 	}
 }
 
-func TestRedactor(t *testing.T) {
-	u := "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
-	r := newRedactor(u, "ab") // "ab" is too short to be a secret
-	for _, msg := range []string{
-		`Post "` + u + `": dial tcp: i/o timeout`,
-		"path /services/T000/B000/XXXXSECRET not found",
-	} {
-		got := r.redact(msg)
-		if strings.Contains(got, "XXXXSECRET") {
-			t.Errorf("redact(%q) = %q: secret left", msg, got)
-		}
-		if !strings.Contains(got, redactedText) {
-			t.Errorf("redact(%q) = %q: no marker", msg, got)
+// No way of printing or encoding a Secret shows its value; an empty one
+// prints empty, so "not configured" stays visible.
+func TestSecretNeverPrints(t *testing.T) {
+	const value = "hooks.example/T0K3N"
+	s := Secret(value)
+	var out []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%10s"} {
+		out = append(out, fmt.Sprintf(verb, s), fmt.Sprintf(verb, []Secret{s}), fmt.Sprintf(verb, struct{ K Secret }{s}))
+	}
+	j, _ := json.Marshal(map[string]Secret{"k": s})
+	txt, _ := s.MarshalText()
+	out = append(out, string(j), string(txt), s.String())
+	for _, f := range []logrus.Formatter{&logrus.TextFormatter{DisableColors: true}, &logrus.JSONFormatter{}} {
+		var b strings.Builder
+		l := logrus.New()
+		l.SetOutput(&b)
+		l.SetFormatter(f)
+		l.WithField("key", s).WithField("keys", SecretList{s}).Info("configured")
+		out = append(out, b.String())
+	}
+	list := SecretList{Secret(value + ", other.example/x")}
+	out = append(out, list.String(), fmt.Sprint(list))
+	for _, o := range out {
+		if strings.Contains(o, "T0K3N") || strings.Contains(o, hex.EncodeToString([]byte(value))) {
+			t.Errorf("secret shown: %s", o)
 		}
 	}
-	if got := r.redact("abc"); got != "abc" {
-		t.Errorf("short value redacted: %q", got)
+	if s.Value() != value {
+		t.Errorf("Value = %q", s.Value())
 	}
-}
-
-func TestConfigStringsHideSecrets(t *testing.T) {
-	for _, s := range []string{
-		SlackConfig{URL: "https://hooks.slack.com/services/SECRETPATH"}.String(),
-		PagerDutyConfig{RoutingKey: "SECRETKEY"}.String(),
-		WebhookConfig{URLs: []string{"https://x.example/SECRETPATH"}, Secret: "SECRETKEY", Headers: []string{"Authorization: Bearer SECRETTOKEN"}}.String(),
-		OpsGenieConfig{APIKey: "SECRETKEY"}.String(),
-	} {
-		if strings.Contains(s, "SECRET") {
-			t.Errorf("config string shows a secret: %s", s)
-		}
+	if got := Secret("").String(); got != "" {
+		t.Errorf("empty secret prints %q, want nothing", got)
 	}
-}
-
-func TestValidateNamesFlags(t *testing.T) {
-	secretURL := "ftp://hooks.example/SECRETPATH"
-	for _, tc := range []struct {
-		err  error
-		flag string
-	}{
-		{SlackConfig{}.Validate(), "-slack_url"},
-		{SlackConfig{URL: secretURL}.Validate(), "-slack_url"},
-		{SlackConfig{URL: "https://h.example/x", Emoji: "big smile"}.Validate(), "-slack_emoji"},
-		{PagerDutyConfig{}.Validate(), "-pagerduty_routing_key"},
-		{PagerDutyConfig{RoutingKey: "k", URL: "https://events.example/other"}.Validate(), "-pagerduty_url"},
-		{WebhookConfig{}.Validate(), "-webhook_url"},
-		{WebhookConfig{URLs: []string{secretURL}}.Validate(), "-webhook_url"},
-		{WebhookConfig{URLs: []string{"https://h.example/"}, Headers: []string{"no colon SECRETPATH"}}.Validate(), "-webhook_header"},
-		{OpsGenieConfig{}.Validate(), "-opsgenie_api_key"},
-		{OpsGenieConfig{APIKey: "k", URL: "api.opsgenie.com"}.Validate(), "-opsgenie_url"},
-		{DispatcherConfig{}.Validate(), "-alert_queue_size"},
-		{DispatcherConfig{QueueSize: 1}.Validate(), "-notify_timeout"},
-		{DispatcherConfig{QueueSize: 1, NotifyTimeout: 1, RateLimit: -1}.Validate(), "-alert_rate_limit"},
-		{JSONLFileConfig{}.Validate(), "Path"},
-	} {
-		if tc.err == nil {
-			t.Errorf("want an error naming %s, got nil", tc.flag)
-			continue
-		}
-		if !strings.Contains(tc.err.Error(), tc.flag) {
-			t.Errorf("error %q does not name %s", tc.err, tc.flag)
-		}
-		if strings.Contains(tc.err.Error(), "SECRETPATH") {
-			t.Errorf("error %q shows the secret", tc.err)
-		}
+	if got := list.Split(); len(got) != 2 || got[0].Value() != value || got[1].Value() != "other.example/x" {
+		t.Errorf("Split = %d values", len(got))
 	}
-	if err := DefaultDispatcherConfig().Validate(); err != nil {
-		t.Errorf("default config invalid: %v", err)
-	}
-	if err := (PagerDutyConfig{RoutingKey: "k"}).Validate(); err != nil {
-		t.Errorf("PagerDuty with default URL invalid: %v", err)
+	var flagged Secret
+	if err := flagged.Set(value); err != nil || flagged.Get() != Secret(value) {
+		t.Errorf("Set/Get: %v", err)
 	}
 }

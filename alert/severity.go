@@ -33,9 +33,9 @@ func SeverityOf(p float64) Severity {
 	return SeverityInfo
 }
 
-// severityOf is SeverityOf for a whole alert: tests are info, rate-limit
+// Severity is SeverityOf for a whole alert: tests are info, rate-limit
 // summaries warning.
-func severityOf(a *Alert) Severity {
+func (a *Alert) Severity() Severity {
 	switch {
 	case a.Test:
 		return SeverityInfo

@@ -1,4 +1,4 @@
-package alert
+package alert_test
 
 import (
 	"context"
@@ -6,21 +6,35 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/notifytest"
+	"github.com/wherefore/wherefore/alert/jsonl"
+	"github.com/wherefore/wherefore/alert/pagerduty"
+	"github.com/wherefore/wherefore/alert/slack"
+	"github.com/wherefore/wherefore/alert/webhook"
 )
 
 func TestTestAlert(t *testing.T) {
-	ok := newPlayServer(t, reply{status: 200})
-	forbidden := newPlayServer(t, reply{status: 403, body: "invalid_token"})
-	hang := newPlayServer(t, reply{hang: true})
-	ks := kinds()
-	var out syncBuffer
-	notifiers := []Notifier{
-		NewJSONL(&out),
-		ks[0].make(t, forbidden.URL), // slack
-		ks[1].make(t, hang.URL),      // pagerduty
-		ks[2].make(t, ok.URL),        // webhook
+	ok := notifytest.NewPlayServer(t, notifytest.Reply{Status: 200})
+	forbidden := notifytest.NewPlayServer(t, notifytest.Reply{Status: 403, Body: "invalid_token"})
+	hang := notifytest.NewPlayServer(t, notifytest.Reply{Hang: true})
+	var out notifytest.SyncBuffer
+	secrets := []string{"SLACKSECRET123", "PDKEYSECRET", "WEBHOOKTOKENSECRET"}
+	sl, err := slack.New(slack.Config{URL: alert.Secret(forbidden.URL + "/services/SLACKSECRET123")}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	res := TestAlert(context.Background(), "web-3", 200*time.Millisecond, notifiers)
+	pd, err := pagerduty.New(pagerduty.Config{RoutingKey: "PDKEYSECRET", URL: hang.URL + "/v2/enqueue"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks, err := webhook.New(webhook.Config{URLs: []alert.Secret{alert.Secret(ok.URL + "/hook?token=WEBHOOKTOKENSECRET")}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notifiers := []alert.Notifier{jsonl.New(&out), sl, pd, hooks[0]}
+	res := alert.TestAlert(context.Background(), "web-3", 200*time.Millisecond, notifiers)
 	if len(res) != 4 {
 		t.Fatalf("%d results", len(res))
 	}
@@ -41,18 +55,16 @@ func TestTestAlert(t *testing.T) {
 		if got != want || r.OK() != (want == "") {
 			t.Errorf("%s: error %q, want %q", r.Notifier, got, want)
 		}
-		for _, k := range ks {
-			noSecrets(t, k.secrets, got)
-		}
+		notifytest.NoSecrets(t, secrets, got)
 	}
 	if !res[2].Retryable || res[1].Retryable {
 		t.Errorf("retryable: timeout %v, 403 %v", res[2].Retryable, res[1].Retryable)
 	}
-	var a Alert
+	var a alert.Alert
 	if err := json.Unmarshal([]byte(out.String()), &a); err != nil {
 		t.Fatal(err)
 	}
-	if !a.Test || a.Key != TestKey || a.Host != "web-3" {
+	if !a.Test || a.Key != alert.TestKey || a.Host != "web-3" {
 		t.Errorf("local test record %+v", a)
 	}
 	body := string(ok.Requests()[0].Body)

@@ -10,10 +10,11 @@ import (
 )
 
 // worker delivers alerts to one remote notifier, one at a time, in order.
-// Alerts reach it through its bounded queue; when the queue is full, or
-// delivery failed within the retry budget, they go to its spool. While the
-// spool holds anything, new alerts queue up behind it (through the spool),
-// so a flow's "back to normal" never overtakes its alert.
+// With a spool (the normal case) every alert is written to it before the
+// first attempt (write-ahead) and the worker delivers from the spool,
+// removing each file once the notifier accepted it, so a crash at any
+// moment loses nothing. Without a spool (or when writing it failed) alerts
+// reach the worker through its bounded queue and live in memory only.
 type worker struct {
 	d            *Dispatcher
 	n            Notifier
@@ -26,36 +27,65 @@ type worker struct {
 	// pausedUntil rests the spool after a budget ran out, so a dead
 	// endpoint is not hammered; only the worker goroutine uses it.
 	pausedUntil int64 // clock time, UnixNano
+	errMu       sync.Mutex
+	spoolErr    error // first spooling failure (disk), reported by Close
 
-	errMu    sync.Mutex
-	spoolErr error // first spooling failure (disk), reported by Close
-
-	delivered, failed, retried, suppressed, spooled, dropped atomic.Uint64
+	delivered, failed, retried, suppressed, spooled, dropped, resent atomic.Uint64
 }
 
 // reasonOrder is why alerts are spooled while older ones wait in the spool.
 const reasonOrder = "keeping order behind spooled alerts"
 
-// offer hands a to the worker without waiting: into its queue, or its
-// spool when the queue is full.
+// offer hands a to the worker without waiting: written ahead to its spool,
+// or, when there is none or writing failed, into its queue.
 func (w *worker) offer(a *Alert) {
+	if w.spool != nil {
+		_, err := w.spool.put(a, w.d.clock.Now())
+		if err == nil {
+			w.wake()
+			return
+		}
+		w.noteSpoolErr(err)
+		w.d.log.WithFields(logrus.Fields{"notifier": w.name, "flow": a.Key}).WithError(err).
+			Warn("alert could not be written to the spool before delivery; delivering it from memory")
+	}
 	select {
 	case w.queue <- a:
 	default:
 		w.spoolAlert(a, "notifier queue full")
-		select {
-		case w.kick <- struct{}{}:
-		default:
-		}
+		w.wake()
 	}
+}
+
+// wake tells the worker that its spool has something new.
+func (w *worker) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// noteSpoolErr keeps the first disk failure for Close to report; a full
+// spool is a limit, not a failure.
+func (w *worker) noteSpoolErr(err error) {
+	if errors.Is(err, errSpoolFull) || w.spool == nil {
+		return
+	}
+	w.errMu.Lock()
+	if w.spoolErr == nil {
+		w.spoolErr = fmt.Errorf("alert: spooling for %s: %w", w.name, err)
+	}
+	w.errMu.Unlock()
 }
 
 // spoolAlert writes a to the spool, logging why; an alert that cannot be
 // spooled is logged with all its fields and counted as dropped.
 func (w *worker) spoolAlert(a *Alert, why string) {
-	err := w.spool.put(a, w.d.clock.Now())
+	name, err := w.spool.put(a, w.d.clock.Now())
 	if err == nil {
-		w.spooled.Add(1)
+		if w.spool.markDeferred(name) {
+			w.spooled.Add(1)
+		}
 		e := w.d.log.WithFields(logrus.Fields{"notifier": w.name, "flow": a.Key, "reason": why})
 		if why == reasonOrder {
 			// Expected while a backlog drains; the backlog itself was logged.
@@ -66,15 +96,9 @@ func (w *worker) spoolAlert(a *Alert, why string) {
 		return
 	}
 	w.dropped.Add(1)
-	w.d.log.WithFields(logFields(a)).WithFields(logrus.Fields{"notifier": w.name, "reason": why}).WithError(err).
+	w.d.log.WithFields(LogFields(a)).WithFields(logrus.Fields{"notifier": w.name, "reason": why}).WithError(err).
 		Error("alert could not be spooled: not delivered to this notifier")
-	if !errors.Is(err, errSpoolFull) && w.spool != nil {
-		w.errMu.Lock()
-		if w.spoolErr == nil {
-			w.spoolErr = fmt.Errorf("alert: spooling for %s: %w", w.name, err)
-		}
-		w.errMu.Unlock()
-	}
+	w.noteSpoolErr(err)
 }
 
 func (w *worker) paused() bool {
@@ -90,6 +114,9 @@ func (w *worker) pause() {
 // context ended; what is left is in the spool.
 func (w *worker) run() {
 	defer w.d.workersWG.Done()
+	// Alerts written ahead but never tried (a stop came first) are kept
+	// for the next start like the ones whose attempts failed.
+	defer func() { w.spooled.Add(uint64(w.spool.deferRest())) }()
 	closing := false
 	for {
 		if w.d.ctx.Err() != nil {
@@ -174,7 +201,7 @@ func (w *worker) deliverNow(a *Alert) {
 // deliverSpooled delivers the oldest spooled alert, removing its file
 // unless it is to be tried again later.
 func (w *worker) deliverSpooled() {
-	name, a, err := w.spool.oldest()
+	name, a, found, err := w.spool.oldest()
 	if err != nil {
 		w.dropped.Add(1)
 		w.d.log.WithFields(logrus.Fields{"notifier": w.name, "file": name}).WithError(err).Error("unreadable spool file removed")
@@ -188,6 +215,11 @@ func (w *worker) deliverSpooled() {
 	w.count(r)
 	switch r.outcome {
 	case delivered:
+		if found {
+			w.resent.Add(1)
+			w.d.log.WithFields(logrus.Fields{"notifier": w.name, "flow": a.Key, "alert_time": a.Time}).
+				Info("alert spooled by an earlier run delivered")
+		}
 		w.removeSpooled(name)
 	case rejected:
 		w.logRejected(a, r)
@@ -195,7 +227,17 @@ func (w *worker) deliverSpooled() {
 	case exhausted:
 		w.logExhausted(a, r)
 		w.pause()
+		w.deferSpooled(name)
 	case aborted:
+		w.deferSpooled(name)
+	}
+}
+
+// deferSpooled counts a spool file whose delivery is put off to a later
+// attempt, once per run.
+func (w *worker) deferSpooled(name string) {
+	if w.spool.markDeferred(name) {
+		w.spooled.Add(1)
 	}
 }
 

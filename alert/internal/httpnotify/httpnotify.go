@@ -1,4 +1,8 @@
-package alert
+// Package httpnotify holds what wherefore's HTTP notifiers share: the
+// request recorder that classifies each outcome for the dispatcher's retry
+// policy, the redacted HTTPError, URL checks and the Redactor that keeps
+// secrets out of error messages.
+package httpnotify
 
 import (
 	"bytes"
@@ -8,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -92,19 +97,19 @@ func retryableStatus(code int) bool {
 	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
 }
 
-// defaultHTTPClient is used when a notifier is given none: its own
+// DefaultClient is used when a notifier is given none: its own
 // transport, so that nothing else tuning http.DefaultTransport affects it.
 // There is no client timeout; the Dispatcher bounds each attempt with a
 // context deadline.
-func defaultHTTPClient() *http.Client {
+func DefaultClient() *http.Client {
 	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 }
 
-// exchange records what happened on the wire during one notification, so
+// Exchange records what happened on the wire during one notification, so
 // notifiers built on libraries that hide the response (Retry-After, error
 // body) or fold it into an error string holding the URL can still classify
 // the outcome and report it without secrets.
-type exchange struct {
+type Exchange struct {
 	base       http.RoundTripper
 	status     int
 	statusText string
@@ -114,7 +119,7 @@ type exchange struct {
 }
 
 // RoundTrip sends req with the User-Agent set and remembers the outcome.
-func (x *exchange) RoundTrip(req *http.Request) (*http.Response, error) {
+func (x *Exchange) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.Header.Set("User-Agent", UserAgent)
 	resp, err := x.base.RoundTrip(req)
@@ -139,23 +144,23 @@ func (x *exchange) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// newExchange returns an exchange over client's transport and a client
+// NewExchange returns an exchange over client's transport and a client
 // using it, keeping client's other settings.
-func newExchange(client *http.Client) (*exchange, *http.Client) {
+func NewExchange(client *http.Client) (*Exchange, *http.Client) {
 	base := client.Transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	x := &exchange{base: base}
+	x := &Exchange{base: base}
 	c := *client
 	c.Transport = x
 	return x, &c
 }
 
-// result turns the exchange and the error the library (or our own code)
+// Result turns the exchange and the error the library (or our own code)
 // returned into Notify's answer. A 2xx response is success even if the
 // library then failed to decode a body we do not need.
-func (x *exchange) result(ctx context.Context, name, what string, red redactor, libErr error) (bool, error) {
+func (x *Exchange) Result(ctx context.Context, name, what string, red Redactor, libErr error) (bool, error) {
 	if x.err == nil && x.status >= 200 && x.status < 300 {
 		return false, nil
 	}
@@ -173,7 +178,7 @@ func (x *exchange) result(ctx context.Context, name, what string, red redactor, 
 		if e.Timeout {
 			e.cause = context.DeadlineExceeded
 		}
-		e.msg = fmt.Sprintf("%s: %s: %s", name, what, red.redact(err.Error()))
+		e.msg = fmt.Sprintf("%s: %s: %s", name, what, red.Redact(err.Error()))
 		return true, e
 	case x.status == 0:
 		// The request never left (bad URL, marshalling): trying again
@@ -182,13 +187,13 @@ func (x *exchange) result(ctx context.Context, name, what string, red redactor, 
 		if libErr != nil {
 			msg = libErr.Error()
 		}
-		e.msg = fmt.Sprintf("%s: %s: %s", name, what, red.redact(msg))
+		e.msg = fmt.Sprintf("%s: %s: %s", name, what, red.Redact(msg))
 		return false, e
 	}
 	e.StatusCode = x.status
 	e.RetryAfter = x.retryAfter
-	e.Body = red.redact(cleanBody(x.body))
-	e.msg = fmt.Sprintf("%s: %s: HTTP %s", name, what, red.redact(x.statusText))
+	e.Body = red.Redact(cleanBody(x.body))
+	e.msg = fmt.Sprintf("%s: %s: HTTP %s", name, what, red.Redact(x.statusText))
 	if e.Body != "" {
 		e.msg += ": " + e.Body
 	}
@@ -217,6 +222,95 @@ func cleanBody(b []byte) string {
 	s := strings.Join(strings.Fields(string(b)), " ")
 	if len(b) >= maxErrorBody {
 		s += " ..."
+	}
+	return s
+}
+
+// CheckURL validates an endpoint URL given by flag. When the URL is secret
+// (a Slack or webhook URL carries its token) the error does not repeat it.
+func CheckURL(flag, raw string, secret bool) (*url.URL, error) {
+	show := func() string {
+		if secret {
+			return "the URL"
+		}
+		return fmt.Sprintf("%q", raw)
+	}
+	if raw == "" {
+		return nil, fmt.Errorf("alert: %s: empty URL", flag)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("alert: %s: %s is not a valid URL", flag, show())
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return nil, fmt.Errorf("alert: %s: %s must start with https:// (or http://)", flag, show())
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("alert: %s: %s has no host", flag, show())
+	}
+	return u, nil
+}
+
+// redactedText replaces secrets in messages.
+const redactedText = "[REDACTED]"
+
+// minSecretLen keeps very short values (say a header value "1") from being
+// treated as secrets, which would mangle every message they occur in.
+const minSecretLen = 4
+
+// Redactor removes known secrets (webhook URLs, routing keys, API keys,
+// header values) from text that may reach logs or errors. HTTP libraries
+// embed request URLs in their errors, and Slack webhook URLs are secrets.
+type Redactor struct {
+	secrets []string
+}
+
+// NewRedactor returns a Redactor for secrets, also covering the escaped
+// forms in which a URL or key shows up in library messages.
+func NewRedactor(secrets ...string) Redactor {
+	var r Redactor
+	add := func(s string) {
+		if len(s) < minSecretLen {
+			return
+		}
+		for _, have := range r.secrets {
+			if have == s {
+				return
+			}
+		}
+		r.secrets = append(r.secrets, s)
+	}
+	for _, s := range secrets {
+		add(s)
+		add(url.QueryEscape(s))
+		add(url.PathEscape(s))
+		if q := strconv.Quote(s); len(q) > 2 {
+			add(q[1 : len(q)-1])
+		}
+		// A URL's path and query carry its token; they may appear alone.
+		if u, err := url.Parse(s); err == nil && u.Host != "" {
+			if len(u.Path) > 1 {
+				add(u.Path)
+				add(u.EscapedPath())
+			}
+			add(u.RawQuery)
+		}
+	}
+	// Longer first, so a secret that contains another is replaced whole.
+	for i := 1; i < len(r.secrets); i++ {
+		for j := i; j > 0 && len(r.secrets[j]) > len(r.secrets[j-1]); j-- {
+			r.secrets[j], r.secrets[j-1] = r.secrets[j-1], r.secrets[j]
+		}
+	}
+	return r
+}
+
+// Redact returns s with every secret replaced by [REDACTED].
+func (r Redactor) Redact(s string) string {
+	for _, sec := range r.secrets {
+		if strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, redactedText)
+		}
 	}
 	return s
 }

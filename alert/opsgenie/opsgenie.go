@@ -1,4 +1,6 @@
-package alert
+// Package opsgenie creates and closes OpsGenie alerts for wherefore alerts
+// through the Alert API v2 over plain HTTPS.
+package opsgenie
 
 import (
 	"bytes"
@@ -9,77 +11,75 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/httpnotify"
 )
 
-// DefaultOpsGenieURL is the OpsGenie API (EU accounts use
+// DefaultURL is the OpsGenie API (EU accounts use
 // https://api.eu.opsgenie.com).
-const DefaultOpsGenieURL = "https://api.opsgenie.com"
+const DefaultURL = "https://api.opsgenie.com"
 
-// OpsGenieConfig configures the OpsGenie notifier (Alert API v2 over plain
+// Config configures the OpsGenie notifier (Alert API v2 over plain
 // HTTPS: two calls do not earn an SDK's weight).
-type OpsGenieConfig struct {
+type Config struct {
 	// APIKey is an API integration key: -opsgenie_api_key, or
 	// WHEREFORE_OPSGENIE_API_KEY, or the file named by
 	// -opsgenie_api_key_file. A secret.
-	APIKey string
-	// URL of the API (-opsgenie_url, default DefaultOpsGenieURL).
+	APIKey alert.Secret
+	// URL of the API (-opsgenie_url, default DefaultURL).
 	URL string
 }
 
 // Enabled reports whether OpsGenie is configured at all.
-func (c OpsGenieConfig) Enabled() bool { return c.APIKey != "" }
+func (c Config) Enabled() bool { return c.APIKey != "" }
 
 // Validate reports the first invalid field, by flag name.
-func (c OpsGenieConfig) Validate() error {
+func (c Config) Validate() error {
 	if c.APIKey == "" {
 		return fmt.Errorf("alert: -opsgenie_api_key: empty key")
 	}
-	if strings.ContainsAny(c.APIKey, " \t\r\n") {
+	if strings.ContainsAny(c.APIKey.Value(), " \t\r\n") {
 		return fmt.Errorf("alert: -opsgenie_api_key: contains white space")
 	}
-	_, err := checkURL("-opsgenie_url", c.url(), false)
+	_, err := httpnotify.CheckURL("-opsgenie_url", c.url(), false)
 	return err
 }
 
-func (c OpsGenieConfig) url() string {
+func (c Config) url() string {
 	if c.URL == "" {
-		return DefaultOpsGenieURL
+		return DefaultURL
 	}
 	return strings.TrimRight(c.URL, "/")
-}
-
-// String describes c with the key redacted.
-func (c OpsGenieConfig) String() string {
-	return fmt.Sprintf("OpsGenieConfig{APIKey:%s URL:%q}", redactedIfSet(c.APIKey), c.url())
 }
 
 // OpsGenie creates an OpsGenie alert per flow and host (the alias, so
 // repeats are merged by OpsGenie) and closes it when the flow is back to
 // normal.
-type OpsGenie struct {
-	cfg    OpsGenieConfig
+type Notifier struct {
+	cfg    Config
 	client *http.Client
-	red    redactor
+	red    httpnotify.Redactor
 }
 
-// NewOpsGenie returns an OpsGenie notifier. client may be nil for a default
+// New returns an OpsGenie notifier. client may be nil for a default
 // one.
-func NewOpsGenie(cfg OpsGenieConfig, client *http.Client) (*OpsGenie, error) {
+func New(cfg Config, client *http.Client) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.URL = cfg.url()
 	if client == nil {
-		client = defaultHTTPClient()
+		client = httpnotify.DefaultClient()
 	}
-	return &OpsGenie{cfg: cfg, client: client, red: newRedactor(cfg.APIKey)}, nil
+	return &Notifier{cfg: cfg, client: client, red: httpnotify.NewRedactor(cfg.APIKey.Value())}, nil
 }
 
 // Name returns "opsgenie".
-func (*OpsGenie) Name() string { return "opsgenie" }
+func (*Notifier) Name() string { return "opsgenie" }
 
-// OpsGenieAlert is the body of a create-alert request.
-type OpsGenieAlert struct {
+// CreateAlert is the body of a create-alert request.
+type CreateAlert struct {
 	Message     string            `json:"message"`
 	Alias       string            `json:"alias"`
 	Description string            `json:"description,omitempty"`
@@ -90,76 +90,76 @@ type OpsGenieAlert struct {
 	Priority    string            `json:"priority"`
 }
 
-// OpsGenieClose is the body of a close-alert request.
-type OpsGenieClose struct {
+// CloseAlert is the body of a close-alert request.
+type CloseAlert struct {
 	Source string `json:"source"`
 	Note   string `json:"note,omitempty"`
 }
 
 // Notify creates an alert for a, or closes the flow's alert when a is
 // resolved.
-func (o *OpsGenie) Notify(ctx context.Context, a *Alert) (bool, error) {
+func (o *Notifier) Notify(ctx context.Context, a *alert.Alert) (bool, error) {
 	if a.Resolved && !a.Test {
-		u := o.cfg.URL + "/v2/alerts/" + url.PathEscape(dedupKey(a)) + "/close?identifierType=alias"
-		return o.post(ctx, "close alert", u, OpsGenieClose{Source: "wherefore", Note: Headline(a)})
+		u := o.cfg.URL + "/v2/alerts/" + url.PathEscape(alert.DedupKey(a)) + "/close?identifierType=alias"
+		return o.post(ctx, "close alert", u, CloseAlert{Source: "wherefore", Note: alert.Headline(a)})
 	}
-	return o.post(ctx, "create alert", o.cfg.URL+"/v2/alerts", o.Alert(a))
+	return o.post(ctx, "create alert", o.cfg.URL+"/v2/alerts", o.CreateBody(a))
 }
 
-func (o *OpsGenie) post(ctx context.Context, what, u string, v any) (bool, error) {
+func (o *Notifier) post(ctx context.Context, what, u string, v any) (bool, error) {
 	var body bytes.Buffer
-	if err := encodeJSON(&body, v); err != nil {
+	if err := alert.EncodeJSON(&body, v); err != nil {
 		return false, fmt.Errorf("opsgenie: %s: encoding: %w", what, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, &body)
 	if err != nil {
-		return false, fmt.Errorf("opsgenie: %s: %s", what, o.red.redact(err.Error()))
+		return false, fmt.Errorf("opsgenie: %s: %s", what, o.red.Redact(err.Error()))
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "GenieKey "+o.cfg.APIKey)
-	x, c := newExchange(o.client)
+	req.Header.Set("Authorization", "GenieKey "+o.cfg.APIKey.Value())
+	x, c := httpnotify.NewExchange(o.client)
 	resp, err := c.Do(req)
 	if err == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		resp.Body.Close()
 	}
-	return x.result(ctx, o.Name(), what, o.red, err)
+	return x.Result(ctx, o.Name(), what, o.red, err)
 }
 
 // opsGeniePriority maps severity to OpsGenie's P1 (highest) .. P5; test
 // alerts are P5.
-func opsGeniePriority(a *Alert) string {
+func priority(a *alert.Alert) string {
 	if a.Test {
 		return "P5"
 	}
-	switch severityOf(a) {
-	case SeverityCritical:
+	switch a.Severity() {
+	case alert.SeverityCritical:
 		return "P1"
-	case SeverityError:
+	case alert.SeverityError:
 		return "P2"
-	case SeverityWarning:
+	case alert.SeverityWarning:
 		return "P3"
 	}
 	return "P4"
 }
 
-// Alert builds the create-alert body for a. OpsGenie limits the message to
+// CreateBody builds the create-alert body for a. OpsGenie limits the message to
 // 130 characters; details are strings.
-func (o *OpsGenie) Alert(a *Alert) *OpsGenieAlert {
-	g := &OpsGenieAlert{
-		Message:  truncate(Headline(a), 130),
-		Alias:    dedupKey(a),
+func (o *Notifier) CreateBody(a *alert.Alert) *CreateAlert {
+	g := &CreateAlert{
+		Message:  alert.Truncate(alert.Headline(a), 130),
+		Alias:    alert.DedupKey(a),
 		Tags:     []string{"wherefore", "flow-volume"},
 		Entity:   a.Host,
 		Source:   "wherefore",
-		Priority: opsGeniePriority(a),
+		Priority: priority(a),
 	}
 	if a.Test {
 		g.Tags = append(g.Tags, "test")
 	}
 	if a.IsSummary() {
 		g.Tags = []string{"wherefore", "rate-limit"}
-		g.Description = Headline(a) + "\nAmong them: " + strings.Join(a.SuppressedKeys, ", ") +
+		g.Description = alert.Headline(a) + "\nAmong them: " + strings.Join(a.SuppressedKeys, ", ") +
 			"\nAll of them are in the local alert log."
 		g.Details = map[string]string{"suppressed": strconv.Itoa(a.Suppressed), "host": a.Host}
 		return g
@@ -171,16 +171,23 @@ func (o *OpsGenie) Alert(a *Alert) *OpsGenieAlert {
 		"dst":              a.Dst,
 		"host":             a.Host,
 		"bytes":            strconv.FormatUint(a.Bytes, 10),
-		"volume":           HumanBytes(float64(a.Bytes)),
-		"rate":             HumanRate(float64(a.Bytes), a.IntervalSeconds),
-		"typical":          HumanBytes(a.Baseline),
+		"volume":           alert.HumanBytes(float64(a.Bytes)),
+		"rate":             alert.HumanRate(float64(a.Bytes), a.IntervalSeconds),
+		"typical":          alert.HumanBytes(a.Baseline),
 		"probability":      strconv.FormatFloat(a.Probability, 'f', 2, 64),
-		"tests":            testsText(a.Tests),
-		"series":           Sparkline(a.Series, sparkWidth),
+		"tests":            alert.TestsText(a.Tests),
+		"series":           alert.Sparkline(a.Series, alert.SparkWidth),
 		"interval_start":   a.IntervalStart.UTC().Format("2006-01-02T15:04:05Z07:00"),
 		"time":             a.Time.UTC().Format("2006-01-02T15:04:05Z07:00"),
 		"interval_seconds": strconv.FormatFloat(a.IntervalSeconds, 'f', -1, 64),
 		"detector":         a.Detector,
+	}
+	if a.Reason != "" {
+		g.Details["reason"] = a.Reason
+	}
+	if a.Kind != "" {
+		g.Details["kind"] = a.Kind
+		g.Tags = append(g.Tags, a.Kind)
 	}
 	if a.SrcName != "" {
 		g.Details["src_name"] = a.SrcName
@@ -188,7 +195,7 @@ func (o *OpsGenie) Alert(a *Alert) *OpsGenieAlert {
 	if a.DstName != "" {
 		g.Details["dst_name"] = a.DstName
 	}
-	if lines := processLines(a); len(lines) > 0 {
+	if lines := alert.ProcessLines(a); len(lines) > 0 {
 		g.Details["process"] = strings.Join(lines, "; ")
 	}
 	if len(a.Archive) > 0 {
@@ -199,25 +206,28 @@ func (o *OpsGenie) Alert(a *Alert) *OpsGenieAlert {
 
 // describe is a multi-line plain-text account of a firing alert, for
 // destinations with room for it.
-func describe(a *Alert) string {
+func describe(a *alert.Alert) string {
 	var b strings.Builder
 	if a.Test {
 		b.WriteString("TEST ALERT from wherefore: no action needed.\n\n")
 	}
-	fmt.Fprintf(&b, "Flow: %s\n", flowLabel(a, "->"))
+	if a.Reason != "" {
+		fmt.Fprintf(&b, "%s\n\n", a.Reason)
+	}
+	fmt.Fprintf(&b, "Flow: %s\n", alert.FlowLabel(a, "->"))
 	if a.Host != "" {
 		fmt.Fprintf(&b, "Host: %s\n", a.Host)
 	}
-	fmt.Fprintf(&b, "Volume: %s in %s", HumanBytes(float64(a.Bytes)), HumanSeconds(a.IntervalSeconds))
-	if r := HumanRate(float64(a.Bytes), a.IntervalSeconds); r != "" {
+	fmt.Fprintf(&b, "Volume: %s in %s", alert.HumanBytes(float64(a.Bytes)), alert.HumanSeconds(a.IntervalSeconds))
+	if r := alert.HumanRate(float64(a.Bytes), a.IntervalSeconds); r != "" {
 		fmt.Fprintf(&b, " (%s)", r)
 	}
-	fmt.Fprintf(&b, "\nTypical: %s per interval\n", HumanBytes(a.Baseline))
-	fmt.Fprintf(&b, "Recent intervals: %s (alerted one last)\n", Sparkline(a.Series, sparkWidth))
-	fmt.Fprintf(&b, "Probability: %.2f (%s)\n", a.Probability, severityOf(a))
-	fmt.Fprintf(&b, "Tests fired: %s\n", strings.Join(FiredTests(a.Tests), ", "))
+	fmt.Fprintf(&b, "\nTypical: %s per interval\n", alert.HumanBytes(a.Baseline))
+	fmt.Fprintf(&b, "Recent intervals: %s (alerted one last)\n", alert.Sparkline(a.Series, alert.SparkWidth))
+	fmt.Fprintf(&b, "Probability: %.2f (%s)\n", a.Probability, a.Severity())
+	fmt.Fprintf(&b, "Tests fired: %s\n", strings.Join(alert.FiredTests(a.Tests), ", "))
 	fmt.Fprintf(&b, "Interval: %s to %s UTC\n", a.IntervalStart.UTC().Format("2006-01-02 15:04:05"), a.Time.UTC().Format("15:04:05"))
-	for _, p := range processLines(a) {
+	for _, p := range alert.ProcessLines(a) {
 		fmt.Fprintf(&b, "Process: %s\n", p)
 	}
 	for _, p := range a.Archive {

@@ -1,26 +1,31 @@
-package alert
+package pagerduty
 
 import (
 	"context"
 	"encoding/json"
 	"testing"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/httpnotify"
+	"github.com/wherefore/wherefore/alert/internal/kindtest"
+	"github.com/wherefore/wherefore/alert/internal/notifytest"
 )
 
 const pdKey = "PDROUTINGKEYSECRET"
 
 func TestPagerDutyRequest(t *testing.T) {
-	ok := reply{status: 202, header: map[string]string{"Content-Type": "application/json"},
-		body: `{"status":"success","message":"Event processed","dedup_key":"x"}`}
-	srv := newPlayServer(t, ok)
-	p, err := NewPagerDuty(PagerDutyConfig{RoutingKey: pdKey, URL: srv.URL + "/v2/enqueue", AutoResolve: true}, nil)
+	ok := notifytest.Reply{Status: 202, Header: map[string]string{"Content-Type": "application/json"},
+		Body: `{"status":"success","message":"Event processed","dedup_key":"x"}`}
+	srv := notifytest.NewPlayServer(t, ok)
+	p, err := New(Config{RoutingKey: pdKey, URL: srv.URL + "/v2/enqueue", AutoResolve: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := sample(sampleKey, t0)
+	a := kindtest.Sample(notifytest.SampleKey, notifytest.T0)
 	if _, err := p.Notify(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
-	r := sample(sampleKey, t0.Add(30e9))
+	r := kindtest.Sample(notifytest.SampleKey, notifytest.T0.Add(30e9))
 	r.Resolved = true
 	if _, err := p.Notify(context.Background(), r); err != nil {
 		t.Fatal(err)
@@ -33,7 +38,7 @@ func TestPagerDutyRequest(t *testing.T) {
 		if q.Method != "POST" || q.Path != "/v2/enqueue" || q.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("request %s %s %q", q.Method, q.Path, q.Header.Get("Content-Type"))
 		}
-		if q.Header.Get("User-Agent") != UserAgent {
+		if q.Header.Get("User-Agent") != httpnotify.UserAgent {
 			t.Errorf("User-Agent %q", q.Header.Get("User-Agent"))
 		}
 	}
@@ -44,7 +49,7 @@ func TestPagerDutyRequest(t *testing.T) {
 		Client     string
 		Payload    struct {
 			Summary, Source, Severity, Timestamp, Component, Group, Class string
-			Details                                                       Alert `json:"custom_details"`
+			Details                                                       alert.Alert `json:"custom_details"`
 		}
 	}
 	if err := json.Unmarshal(reqs[0].Body, &trig); err != nil {
@@ -56,10 +61,10 @@ func TestPagerDutyRequest(t *testing.T) {
 	}
 	pl := trig.Payload
 	if pl.Severity != "critical" || pl.Source != "web-3" || pl.Timestamp != "2026-11-22T10:00:05Z" ||
-		pl.Summary != Headline(a) || pl.Class != "flow volume" || pl.Component != "10.0.0.5" {
+		pl.Summary != alert.Headline(a) || pl.Class != "flow volume" || pl.Component != "10.0.0.5" {
 		t.Errorf("payload %+v", pl)
 	}
-	if pl.Details.Key != sampleKey || pl.Details.Bytes != 64_000_000 || pl.Details.Probability != 0.97 {
+	if pl.Details.Key != notifytest.SampleKey || pl.Details.Bytes != 64_000_000 || pl.Details.Probability != 0.97 {
 		t.Errorf("custom_details %+v", pl.Details)
 	}
 	var res map[string]any
@@ -74,9 +79,9 @@ func TestPagerDutyRequest(t *testing.T) {
 func TestPagerDutySuccessWithoutJSONBody(t *testing.T) {
 	// Accepted is accepted, even when a proxy answers without the JSON body
 	// go-pagerduty would like to decode.
-	srv := newPlayServer(t, reply{status: 202, body: "accepted"})
-	p, _ := NewPagerDuty(PagerDutyConfig{RoutingKey: pdKey, URL: srv.URL + "/v2/enqueue"}, nil)
-	if _, err := p.Notify(context.Background(), sample(sampleKey, t0)); err != nil {
+	srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 202, Body: "accepted"})
+	p, _ := New(Config{RoutingKey: pdKey, URL: srv.URL + "/v2/enqueue"}, nil)
+	if _, err := p.Notify(context.Background(), kindtest.Sample(notifytest.SampleKey, notifytest.T0)); err != nil {
 		t.Errorf("Notify = %v, want success", err)
 	}
 }

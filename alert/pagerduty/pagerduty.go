@@ -1,4 +1,7 @@
-package alert
+// Package pagerduty triggers and resolves PagerDuty incidents for wherefore
+// alerts through the Events API v2 (go-pagerduty), one incident per flow
+// and host.
+package pagerduty
 
 import (
 	"context"
@@ -7,24 +10,26 @@ import (
 	"strings"
 	"time"
 
-	"github.com/PagerDuty/go-pagerduty"
+	pdapi "github.com/PagerDuty/go-pagerduty"
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/httpnotify"
 )
 
-// DefaultPagerDutyURL is the Events API v2 endpoint (EU accounts use
+// DefaultURL is the Events API v2 endpoint (EU accounts use
 // https://events.eu.pagerduty.com/v2/enqueue).
-const DefaultPagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
+const DefaultURL = "https://events.pagerduty.com/v2/enqueue"
 
 // pagerDutyPath is the path go-pagerduty appends to its events endpoint.
-const pagerDutyPath = "/v2/enqueue"
+const eventsPath = "/v2/enqueue"
 
-// PagerDutyConfig configures the PagerDuty notifier (Events API v2).
-type PagerDutyConfig struct {
+// Config configures the PagerDuty notifier (Events API v2).
+type Config struct {
 	// RoutingKey is the integration key of the service: -pagerduty_routing_key,
 	// or WHEREFORE_PAGERDUTY_ROUTING_KEY, or the file named by
 	// -pagerduty_routing_key_file. A secret.
-	RoutingKey string
+	RoutingKey alert.Secret
 	// URL of the events endpoint (-pagerduty_url, default
-	// DefaultPagerDutyURL). It must end in /v2/enqueue.
+	// DefaultURL). It must end in /v2/enqueue.
 	URL string
 	// AutoResolve resolves the incident when the flow is back to normal
 	// (-pagerduty_auto_resolve).
@@ -32,36 +37,31 @@ type PagerDutyConfig struct {
 }
 
 // Enabled reports whether PagerDuty is configured at all.
-func (c PagerDutyConfig) Enabled() bool { return c.RoutingKey != "" }
+func (c Config) Enabled() bool { return c.RoutingKey != "" }
 
 // Validate reports the first invalid field, by flag name.
-func (c PagerDutyConfig) Validate() error {
+func (c Config) Validate() error {
 	if c.RoutingKey == "" {
 		return fmt.Errorf("alert: -pagerduty_routing_key: empty routing key")
 	}
-	if strings.ContainsAny(c.RoutingKey, " \t\r\n") {
+	if strings.ContainsAny(c.RoutingKey.Value(), " \t\r\n") {
 		return fmt.Errorf("alert: -pagerduty_routing_key: contains white space")
 	}
-	u, err := checkURL("-pagerduty_url", c.url(), false)
+	u, err := httpnotify.CheckURL("-pagerduty_url", c.url(), false)
 	if err != nil {
 		return err
 	}
-	if !strings.HasSuffix(u.Path, pagerDutyPath) || u.RawQuery != "" {
-		return fmt.Errorf("alert: -pagerduty_url: %q must end in %s", c.url(), pagerDutyPath)
+	if !strings.HasSuffix(u.Path, eventsPath) || u.RawQuery != "" {
+		return fmt.Errorf("alert: -pagerduty_url: %q must end in %s", c.url(), eventsPath)
 	}
 	return nil
 }
 
-func (c PagerDutyConfig) url() string {
+func (c Config) url() string {
 	if c.URL == "" {
-		return DefaultPagerDutyURL
+		return DefaultURL
 	}
 	return c.URL
-}
-
-// String describes c with the routing key redacted.
-func (c PagerDutyConfig) String() string {
-	return fmt.Sprintf("PagerDutyConfig{RoutingKey:%s URL:%q AutoResolve:%t}", redactedIfSet(c.RoutingKey), c.url(), c.AutoResolve)
 }
 
 // PagerDuty triggers (and optionally resolves) PagerDuty incidents through
@@ -71,57 +71,57 @@ func (c PagerDutyConfig) String() string {
 // It uses go-pagerduty's Client with WithV2EventsAPIEndpoint, which makes
 // the endpoint overridable (EU accounts, tests); the package-level
 // ManageEventWithContext always posts to the US endpoint.
-type PagerDuty struct {
-	cfg    PagerDutyConfig
-	base   string // endpoint without /v2/enqueue, as go-pagerduty wants it
+type Notifier struct {
+	cfg    Config
+	base   string // endpoint without /v2/enqueue, as go-pdapi wants it
 	client *http.Client
-	red    redactor
+	red    httpnotify.Redactor
 }
 
-// NewPagerDuty returns a PagerDuty notifier. client may be nil for a
+// New returns a PagerDuty notifier. client may be nil for a
 // default one.
-func NewPagerDuty(cfg PagerDutyConfig, client *http.Client) (*PagerDuty, error) {
+func New(cfg Config, client *http.Client) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.URL = cfg.url()
 	if client == nil {
-		client = defaultHTTPClient()
+		client = httpnotify.DefaultClient()
 	}
-	return &PagerDuty{
+	return &Notifier{
 		cfg:    cfg,
-		base:   strings.TrimSuffix(cfg.URL, pagerDutyPath),
+		base:   strings.TrimSuffix(cfg.URL, eventsPath),
 		client: client,
-		red:    newRedactor(cfg.RoutingKey),
+		red:    httpnotify.NewRedactor(cfg.RoutingKey.Value()),
 	}, nil
 }
 
 // Name returns "pagerduty".
-func (*PagerDuty) Name() string { return "pagerduty" }
+func (*Notifier) Name() string { return "pagerduty" }
 
 // SendResolved reports whether incidents are resolved automatically.
-func (p *PagerDuty) SendResolved() bool { return p.cfg.AutoResolve }
+func (p *Notifier) SendResolved() bool { return p.cfg.AutoResolve }
 
 // Notify sends a trigger event for a, or a resolve event for a resolved
 // alert.
-func (p *PagerDuty) Notify(ctx context.Context, a *Alert) (bool, error) {
-	x, hc := newExchange(p.client)
-	c := pagerduty.NewClient("", pagerduty.WithV2EventsAPIEndpoint(p.base))
+func (p *Notifier) Notify(ctx context.Context, a *alert.Alert) (bool, error) {
+	x, hc := httpnotify.NewExchange(p.client)
+	c := pdapi.NewClient("", pdapi.WithV2EventsAPIEndpoint(p.base))
 	c.HTTPClient = hc
 	ev := p.Event(a)
 	if _, err := c.ManageEventWithContext(ctx, ev); err != nil {
-		return x.result(ctx, p.Name(), ev.Action+" event", p.red, err)
+		return x.Result(ctx, p.Name(), ev.Action+" event", p.red, err)
 	}
 	return false, nil
 }
 
 // Event builds the event sent for a. Severity follows SeverityOf; the
 // custom details are the Alert record itself.
-func (p *PagerDuty) Event(a *Alert) *pagerduty.V2Event {
-	ev := &pagerduty.V2Event{
-		RoutingKey: p.cfg.RoutingKey,
+func (p *Notifier) Event(a *alert.Alert) *pdapi.V2Event {
+	ev := &pdapi.V2Event{
+		RoutingKey: p.cfg.RoutingKey.Value(),
 		Action:     "trigger",
-		DedupKey:   dedupKey(a),
+		DedupKey:   alert.DedupKey(a),
 		Client:     "wherefore",
 	}
 	if a.Resolved && !a.Test {
@@ -132,15 +132,18 @@ func (p *PagerDuty) Event(a *Alert) *pagerduty.V2Event {
 	if source == "" {
 		source = "wherefore"
 	}
-	ev.Payload = &pagerduty.V2Payload{
-		Summary:   truncate(Headline(a), 1024),
+	ev.Payload = &pdapi.V2Payload{
+		Summary:   alert.Truncate(alert.Headline(a), 1024),
 		Source:    source,
-		Severity:  severityOf(a).String(),
+		Severity:  a.Severity().String(),
 		Timestamp: a.Time.UTC().Format(time.RFC3339),
 		Component: a.Src,
 		Group:     a.Host,
 		Class:     "flow volume",
 		Details:   a,
+	}
+	if a.Kind != "" {
+		ev.Payload.Class = a.Kind
 	}
 	if a.IsSummary() {
 		ev.Payload.Component = ""

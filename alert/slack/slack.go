@@ -1,4 +1,6 @@
-package alert
+// Package slack delivers wherefore alerts to a Slack incoming webhook, as a
+// message readable at a glance, through slack-go.
+package slack
 
 import (
 	"context"
@@ -8,16 +10,18 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/slack-go/slack"
+	slackapi "github.com/slack-go/slack"
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/httpnotify"
 )
 
-// SlackConfig configures the Slack notifier (an incoming webhook). Main
+// Config configures the Slack notifier (an incoming webhook). Main
 // fills it from the flags named on each field.
-type SlackConfig struct {
+type Config struct {
 	// URL of the incoming webhook: -slack_url, or the environment variable
 	// WHEREFORE_SLACK_URL, or the file named by -slack_url_file (see
 	// ResolveSecret). It is a secret: it never appears in logs or errors.
-	URL string
+	URL alert.Secret
 	// Channel overrides the webhook's channel (-slack_channel), if the
 	// webhook allows it.
 	Channel string
@@ -34,51 +38,38 @@ type SlackConfig struct {
 }
 
 // Enabled reports whether Slack is configured at all.
-func (c SlackConfig) Enabled() bool { return c.URL != "" }
+func (c Config) Enabled() bool { return c.URL != "" }
 
 // Validate reports the first invalid field, by flag name, without
 // repeating the secret URL.
-func (c SlackConfig) Validate() error {
-	if _, err := checkURL("-slack_url", c.URL, true); err != nil {
+func (c Config) Validate() error {
+	if _, err := httpnotify.CheckURL("-slack_url", c.URL.Value(), true); err != nil {
 		return err
 	}
 	if c.Emoji != "" && strings.ContainsAny(c.Emoji, " \t\n") {
 		return fmt.Errorf("alert: -slack_emoji: %q is not an emoji name like :warning:", c.Emoji)
 	}
 	if c.IconURL != "" {
-		if _, err := checkURL("-slack_icon", c.IconURL, false); err != nil {
+		if _, err := httpnotify.CheckURL("-slack_icon", c.IconURL, false); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// String describes c with the URL redacted, so printing a config is safe.
-func (c SlackConfig) String() string {
-	return fmt.Sprintf("SlackConfig{URL:%s Channel:%q Emoji:%q IconURL:%q Username:%q SendResolved:%t}",
-		redactedIfSet(c.URL), c.Channel, c.Emoji, c.IconURL, c.Username, c.SendResolved)
-}
-
-func redactedIfSet(s string) string {
-	if s == "" {
-		return `""`
-	}
-	return redactedText
-}
-
 // Slack posts alerts to a Slack incoming webhook, as a message readable at
 // a glance: the flow, its volume and rate, the typical volume, a sparkline
 // of the recent intervals, the probability and the tests that fired, in an
 // attachment coloured by severity.
-type Slack struct {
-	cfg    SlackConfig
+type Notifier struct {
+	cfg    Config
 	client *http.Client
-	red    redactor
+	red    httpnotify.Redactor
 }
 
-// NewSlack returns a Slack notifier. client may be nil for a default one;
+// New returns a Slack notifier. client may be nil for a default one;
 // Notify's context bounds each request.
-func NewSlack(cfg SlackConfig, client *http.Client) (*Slack, error) {
+func New(cfg Config, client *http.Client) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -86,32 +77,32 @@ func NewSlack(cfg SlackConfig, client *http.Client) (*Slack, error) {
 		cfg.Emoji = ":" + strings.Trim(cfg.Emoji, ":") + ":"
 	}
 	if client == nil {
-		client = defaultHTTPClient()
+		client = httpnotify.DefaultClient()
 	}
-	return &Slack{cfg: cfg, client: client, red: newRedactor(cfg.URL)}, nil
+	return &Notifier{cfg: cfg, client: client, red: httpnotify.NewRedactor(cfg.URL.Value())}, nil
 }
 
 // Name returns "slack".
-func (*Slack) Name() string { return "slack" }
+func (*Notifier) Name() string { return "slack" }
 
 // SendResolved reports whether "back to normal" messages are wanted.
-func (s *Slack) SendResolved() bool { return s.cfg.SendResolved }
+func (s *Notifier) SendResolved() bool { return s.cfg.SendResolved }
 
 // Notify posts a.
-func (s *Slack) Notify(ctx context.Context, a *Alert) (bool, error) {
+func (s *Notifier) Notify(ctx context.Context, a *alert.Alert) (bool, error) {
 	msg := s.Message(a)
-	x, c := newExchange(s.client)
-	err := slack.PostWebhookCustomHTTPContext(ctx, s.cfg.URL, c, msg)
+	x, c := httpnotify.NewExchange(s.client)
+	err := slackapi.PostWebhookCustomHTTPContext(ctx, s.cfg.URL.Value(), c, msg)
 	if err == nil {
 		return false, nil
 	}
-	return x.result(ctx, s.Name(), "POST webhook", s.red, err)
+	return x.Result(ctx, s.Name(), "POST webhook", s.red, err)
 }
 
 // Message builds the webhook message for a; exported so that the README's
 // sample and tests show exactly what is sent.
-func (s *Slack) Message(a *Alert) *slack.WebhookMessage {
-	m := &slack.WebhookMessage{
+func (s *Notifier) Message(a *alert.Alert) *slackapi.WebhookMessage {
+	m := &slackapi.WebhookMessage{
 		Username: s.cfg.Username,
 		Channel:  s.cfg.Channel,
 	}
@@ -122,56 +113,60 @@ func (s *Slack) Message(a *Alert) *slack.WebhookMessage {
 	}
 	switch {
 	case a.IsSummary():
-		m.Text = ":mute: " + slackEscape(headline(a, "→"))
+		m.Text = ":mute: " + slackEscape(alert.HeadlineWith(a, "→"))
 		if len(a.SuppressedKeys) > 0 {
 			m.Text += "\nAmong them: " + slackEscape(strings.Join(a.SuppressedKeys, ", "))
 		}
 		m.Text += "\nAll of them are in the local alert log."
 	case a.Resolved:
-		m.Text = ":white_check_mark: " + slackEscape(headline(a, "→"))
+		m.Text = ":white_check_mark: " + slackEscape(alert.HeadlineWith(a, "→"))
 	default:
 		m.Text = s.headText(a)
-		m.Attachments = []slack.Attachment{s.attachment(a)}
+		m.Attachments = []slackapi.Attachment{s.attachment(a)}
 	}
 	return m
 }
 
 // headText is the line above the attachment, what notifications show.
-func (s *Slack) headText(a *Alert) string {
-	t := fmt.Sprintf("*Unusual transfer%s*: %s moved *%s* in %s",
-		slackEscape(onHost(a)), slackEscape(flowLabel(a, "→")), HumanBytes(float64(a.Bytes)), HumanSeconds(a.IntervalSeconds))
+func (s *Notifier) headText(a *alert.Alert) string {
+	t := fmt.Sprintf("*%s%s*: %s moved *%s* in %s", alert.Title(a),
+		slackEscape(onHost(a)), slackEscape(alert.FlowLabel(a, "→")), alert.HumanBytes(float64(a.Bytes)), alert.HumanSeconds(a.IntervalSeconds))
+	if a.Reason != "" {
+		// The detector's sentence is what the reader needs first.
+		t = fmt.Sprintf("*%s%s*: %s", alert.Title(a), slackEscape(onHost(a)), slackEscape(a.Reason))
+	}
 	if a.Test {
 		t = ":test_tube: *TEST ALERT from wherefore, no action needed.* If you can read this, Slack alerting works.\n" + t
 	}
 	return t
 }
 
-func onHost(a *Alert) string {
+func onHost(a *alert.Alert) string {
 	if a.Host == "" {
 		return ""
 	}
 	return " on " + a.Host
 }
 
-func (s *Slack) attachment(a *Alert) slack.Attachment {
-	sev := severityOf(a)
-	volume := HumanBytes(float64(a.Bytes)) + " in " + HumanSeconds(a.IntervalSeconds)
-	if r := HumanRate(float64(a.Bytes), a.IntervalSeconds); r != "" {
+func (s *Notifier) attachment(a *alert.Alert) slackapi.Attachment {
+	sev := a.Severity()
+	volume := alert.HumanBytes(float64(a.Bytes)) + " in " + alert.HumanSeconds(a.IntervalSeconds)
+	if r := alert.HumanRate(float64(a.Bytes), a.IntervalSeconds); r != "" {
 		volume += " (" + r + ")"
 	}
-	fields := []slack.AttachmentField{
+	fields := []slackapi.AttachmentField{
 		{Title: "Volume", Value: volume, Short: true},
-		{Title: "Typical", Value: HumanBytes(a.Baseline) + " per " + HumanSeconds(a.IntervalSeconds), Short: true},
+		{Title: "Typical", Value: alert.HumanBytes(a.Baseline) + " per " + alert.HumanSeconds(a.IntervalSeconds), Short: true},
 		{Title: "Probability", Value: fmt.Sprintf("%.2f (%s)", a.Probability, sev), Short: true},
-		{Title: "Host", Value: slackEscape(orDash(a.Host)), Short: true},
-		{Title: "Tests fired", Value: slackEscape(orDash(strings.Join(FiredTests(a.Tests), ", "))), Short: false},
+		{Title: "Host", Value: slackEscape(alert.OrDash(a.Host)), Short: true},
+		{Title: "Tests fired", Value: slackEscape(alert.OrDash(strings.Join(alert.FiredTests(a.Tests), ", "))), Short: false},
 		{Title: "Interval", Value: a.IntervalStart.UTC().Format("2006-01-02 15:04:05") + " – " + a.Time.UTC().Format("15:04:05") + " UTC", Short: false},
 	}
-	if lines := processLines(a); len(lines) > 0 {
-		fields = append(fields, slack.AttachmentField{Title: "Process", Value: slackEscape(strings.Join(lines, "\n")), Short: false})
+	if lines := alert.ProcessLines(a); len(lines) > 0 {
+		fields = append(fields, slackapi.AttachmentField{Title: "Process", Value: slackEscape(strings.Join(lines, "\n")), Short: false})
 	}
 	if len(a.Archive) > 0 {
-		fields = append(fields, slack.AttachmentField{Title: "Archive", Value: slackEscape(strings.Join(a.Archive, "\n")), Short: false})
+		fields = append(fields, slackapi.AttachmentField{Title: "Archive", Value: slackEscape(strings.Join(a.Archive, "\n")), Short: false})
 	}
 	color := slackColor(sev)
 	if a.Test {
@@ -181,11 +176,11 @@ func (s *Slack) attachment(a *Alert) slack.Attachment {
 	if a.Detector != "" {
 		footer += " · " + a.Detector
 	}
-	return slack.Attachment{
+	return slackapi.Attachment{
 		Color:      color,
-		Fallback:   slackEscape(headline(a, "→")),
-		Title:      slackEscape(flowLabel(a, "→")),
-		Text:       "`" + Sparkline(a.Series, sparkWidth) + "`  last " + strconv.Itoa(min(len(a.Series), sparkWidth)) + " intervals, alerted one last",
+		Fallback:   slackEscape(alert.HeadlineWith(a, "→")),
+		Title:      slackEscape(alert.FlowLabel(a, "→")),
+		Text:       "`" + alert.Sparkline(a.Series, alert.SparkWidth) + "`  last " + strconv.Itoa(min(len(a.Series), alert.SparkWidth)) + " intervals, alerted one last",
 		Fields:     fields,
 		MarkdownIn: []string{"text", "fields"},
 		Footer:     footer,
@@ -195,23 +190,16 @@ func (s *Slack) attachment(a *Alert) slack.Attachment {
 
 // slackColor maps severity to an attachment colour: red, orange, yellow,
 // blue.
-func slackColor(s Severity) string {
+func slackColor(s alert.Severity) string {
 	switch s {
-	case SeverityCritical:
+	case alert.SeverityCritical:
 		return "#b3001b"
-	case SeverityError:
+	case alert.SeverityError:
 		return "#e8590c"
-	case SeverityWarning:
+	case alert.SeverityWarning:
 		return "#f2c744"
 	}
 	return "#439fe0"
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // slackEscape escapes the three characters Slack's mrkdwn reserves, so a

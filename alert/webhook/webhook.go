@@ -1,4 +1,6 @@
-package alert
+// Package webhook POSTs each wherefore alert record as JSON to one or more
+// URLs, optionally signed with HMAC-SHA256.
+package webhook
 
 import (
 	"bytes"
@@ -11,6 +13,9 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/httpnotify"
 )
 
 // SignatureHeader carries the HMAC-SHA256 of the request body, keyed with
@@ -18,33 +23,33 @@ import (
 // body and compare in constant time.
 const SignatureHeader = "X-Wherefore-Signature"
 
-// WebhookConfig configures the webhook notifiers: one per URL, all sharing
+// Config configures the webhook notifiers: one per URL, all sharing
 // the secret and headers.
-type WebhookConfig struct {
+type Config struct {
 	// URLs receive the alert as a JSON POST (-webhook_url, repeatable; use
-	// SplitList for comma-separated values). Secrets: a URL often carries a
+	// alert.SecretList.Split for comma-separated values). Secrets: a URL often carries a
 	// token, so URLs never appear in logs or errors.
-	URLs []string
+	URLs []alert.Secret
 	// Secret, when set, signs each body (SignatureHeader): -webhook_secret,
 	// or WHEREFORE_WEBHOOK_SECRET, or the file named by -webhook_secret_file.
-	Secret string
+	Secret alert.Secret
 	// Headers are extra request headers, "Name: value" (-webhook_header,
 	// repeatable), e.g. "Authorization: Bearer ...". Their values are
 	// treated as secrets.
-	Headers []string
+	Headers []alert.Secret
 }
 
 // Enabled reports whether any webhook is configured.
-func (c WebhookConfig) Enabled() bool { return len(c.URLs) > 0 }
+func (c Config) Enabled() bool { return len(c.URLs) > 0 }
 
 // Validate reports the first invalid field, by flag name.
-func (c WebhookConfig) Validate() error {
+func (c Config) Validate() error {
 	if len(c.URLs) == 0 {
 		return fmt.Errorf("alert: -webhook_url: no URL given")
 	}
-	seen := map[string]bool{}
+	seen := map[alert.Secret]bool{}
 	for i, u := range c.URLs {
-		if _, err := checkURL(fmt.Sprintf("-webhook_url (#%d)", i+1), u, true); err != nil {
+		if _, err := httpnotify.CheckURL(fmt.Sprintf("-webhook_url (#%d)", i+1), u.Value(), true); err != nil {
 			return err
 		}
 		if seen[u] {
@@ -56,21 +61,11 @@ func (c WebhookConfig) Validate() error {
 	return err
 }
 
-// String describes c with URLs, secret and header values redacted.
-func (c WebhookConfig) String() string {
-	names := make([]string, 0, len(c.Headers))
-	for _, h := range c.Headers {
-		k, _, _ := strings.Cut(h, ":")
-		names = append(names, strings.TrimSpace(k))
-	}
-	return fmt.Sprintf("WebhookConfig{URLs:%d redacted Secret:%s Headers:%v}", len(c.URLs), redactedIfSet(c.Secret), names)
-}
-
 // parseHeaders reads "Name: value" lines.
-func parseHeaders(lines []string) (http.Header, error) {
+func parseHeaders(lines []alert.Secret) (http.Header, error) {
 	h := http.Header{}
 	for i, l := range lines {
-		k, v, ok := strings.Cut(l, ":")
+		k, v, ok := strings.Cut(l.Value(), ":")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
 			// The value may be a credential: name the position, not the text.
@@ -81,66 +76,72 @@ func parseHeaders(lines []string) (http.Header, error) {
 	return h, nil
 }
 
-// Webhook POSTs the Alert record as JSON (the same object as a JSON-lines
+// Notifier POSTs the Alert record as JSON (the same object as a JSON-lines
 // record) to one URL, optionally signed.
-type Webhook struct {
+type Notifier struct {
 	name    string
 	url     string
 	secret  []byte
 	headers http.Header
 	client  *http.Client
-	red     redactor
+	red     httpnotify.Redactor
 }
 
-// NewWebhooks returns one notifier per URL of cfg. client may be nil for a
+// New returns one notifier per URL of cfg. client may be nil for a
 // default one.
 //
-// Each is named "webhook-" and the first 8 hex digits of the SHA-256 of its
-// URL: stable across restarts and reorderings (spooled alerts find their
-// URL again) and revealing nothing of the URL.
-func NewWebhooks(cfg WebhookConfig, client *http.Client) ([]*Webhook, error) {
+// They are named by position: "webhook", "webhook-2", "webhook-3" ...;
+// the name reveals nothing of the URL, and it names the spool folder, so a
+// changed URL still delivers what was spooled for the webhook before.
+func New(cfg Config, client *http.Client) ([]*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	headers, _ := parseHeaders(cfg.Headers)
-	secrets := append([]string{cfg.Secret}, cfg.URLs...)
+	secrets := []string{cfg.Secret.Value()}
+	for _, u := range cfg.URLs {
+		secrets = append(secrets, u.Value())
+	}
 	for _, vs := range headers {
 		secrets = append(secrets, vs...)
 	}
-	red := newRedactor(secrets...)
+	red := httpnotify.NewRedactor(secrets...)
 	if client == nil {
-		client = defaultHTTPClient()
+		client = httpnotify.DefaultClient()
 	}
-	out := make([]*Webhook, 0, len(cfg.URLs))
-	for _, u := range cfg.URLs {
-		sum := sha256.Sum256([]byte(u))
-		w := &Webhook{
-			name:    "webhook-" + hex.EncodeToString(sum[:4]),
-			url:     u,
+	out := make([]*Notifier, 0, len(cfg.URLs))
+	for i, u := range cfg.URLs {
+		name := "webhook"
+		if i > 0 {
+			name = fmt.Sprintf("webhook-%d", i+1)
+		}
+		w := &Notifier{
+			name:    name,
+			url:     u.Value(),
 			headers: headers,
 			client:  client,
 			red:     red,
 		}
 		if cfg.Secret != "" {
-			w.secret = []byte(cfg.Secret)
+			w.secret = []byte(cfg.Secret.Value())
 		}
 		out = append(out, w)
 	}
 	return out, nil
 }
 
-// Name returns "webhook-<hash of the URL>".
-func (w *Webhook) Name() string { return w.name }
+// Name returns "webhook" for the first URL, "webhook-N" for the Nth.
+func (w *Notifier) Name() string { return w.name }
 
 // Notify POSTs a. Any 2xx answer is success.
-func (w *Webhook) Notify(ctx context.Context, a *Alert) (bool, error) {
+func (w *Notifier) Notify(ctx context.Context, a *alert.Alert) (bool, error) {
 	var body bytes.Buffer
-	if err := encodeJSON(&body, a); err != nil {
+	if err := alert.EncodeJSON(&body, a); err != nil {
 		return false, fmt.Errorf("%s: encoding alert: %w", w.name, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body.Bytes()))
 	if err != nil {
-		return false, fmt.Errorf("%s: building request: %s", w.name, w.red.redact(err.Error()))
+		return false, fmt.Errorf("%s: building request: %s", w.name, w.red.Redact(err.Error()))
 	}
 	for k, vs := range w.headers {
 		req.Header[k] = append([]string(nil), vs...)
@@ -149,13 +150,13 @@ func (w *Webhook) Notify(ctx context.Context, a *Alert) (bool, error) {
 	if w.secret != nil {
 		req.Header.Set(SignatureHeader, Sign(w.secret, body.Bytes()))
 	}
-	x, c := newExchange(w.client)
+	x, c := httpnotify.NewExchange(w.client)
 	resp, err := c.Do(req)
 	if err == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		resp.Body.Close()
 	}
-	return x.result(ctx, w.name, "POST", w.red, err)
+	return x.Result(ctx, w.name, "POST", w.red, err)
 }
 
 // Sign returns the SignatureHeader value for body: "sha256=" and the hex

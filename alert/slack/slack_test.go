@@ -1,4 +1,4 @@
-package alert
+package slack
 
 import (
 	"context"
@@ -6,17 +6,22 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/httpnotify"
+	"github.com/wherefore/wherefore/alert/internal/kindtest"
+	"github.com/wherefore/wherefore/alert/internal/notifytest"
 )
 
 const slackPath = "/services/T000/B000/SLACKSECRET123"
 
 func TestSlackRequest(t *testing.T) {
-	srv := newPlayServer(t, reply{status: 200, body: "ok"})
-	s, err := NewSlack(SlackConfig{URL: srv.URL + slackPath, Channel: "#alerts", Emoji: ":warning:", Username: "wherefore"}, nil)
+	srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 200, Body: "ok"})
+	s, err := New(Config{URL: alert.Secret(srv.URL + slackPath), Channel: "#alerts", Emoji: ":warning:", Username: "wherefore"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := sample(sampleKey, t0)
+	a := kindtest.Sample(notifytest.SampleKey, notifytest.T0)
 	a.Archive = []string{"/var/log/wherefore/archive/10.0.0.5-203.0.113.9.pcap"}
 	a.DstName = "cdn.example.net"
 	if retry, err := s.Notify(context.Background(), a); err != nil {
@@ -33,7 +38,7 @@ func TestSlackRequest(t *testing.T) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	if ua := r.Header.Get("User-Agent"); ua != UserAgent {
+	if ua := r.Header.Get("User-Agent"); ua != httpnotify.UserAgent {
 		t.Errorf("User-Agent %q", ua)
 	}
 	var m struct {
@@ -91,14 +96,14 @@ func TestSlackRequest(t *testing.T) {
 }
 
 func TestSlackResolvedAndIcon(t *testing.T) {
-	s, err := NewSlack(SlackConfig{URL: "https://hooks.example/x", IconURL: "https://img.example/i.png", SendResolved: true}, nil)
+	s, err := New(Config{URL: "https://hooks.example/x", IconURL: "https://img.example/i.png", SendResolved: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !s.SendResolved() {
 		t.Error("SendResolved false")
 	}
-	a := sample(sampleKey, t0)
+	a := kindtest.Sample(notifytest.SampleKey, notifytest.T0)
 	a.Resolved, a.Bytes = true, 1100
 	m := s.Message(a)
 	if m.IconURL != "https://img.example/i.png" || m.IconEmoji != "" {
@@ -107,7 +112,7 @@ func TestSlackResolvedAndIcon(t *testing.T) {
 	if want := ":white_check_mark: web-3: 10.0.0.5 → 203.0.113.9 back to normal (1.1 kB in 5s)"; m.Text != want || len(m.Attachments) != 0 {
 		t.Errorf("resolved message %q (%d attachments), want %q", m.Text, len(m.Attachments), want)
 	}
-	tm := s.Message(NewTestAlert("web-3", t0))
+	tm := s.Message(alert.NewTestAlert("web-3", notifytest.T0))
 	if !strings.Contains(tm.Text, "TEST ALERT") || tm.Attachments[0].Color != "#9e9e9e" {
 		t.Errorf("test message not marked: %q %q", tm.Text, tm.Attachments[0].Color)
 	}

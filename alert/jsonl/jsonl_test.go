@@ -1,4 +1,4 @@
-package alert
+package jsonl
 
 import (
 	"bytes"
@@ -8,12 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/kindtest"
+	"github.com/wherefore/wherefore/alert/internal/notifytest"
 )
 
 func TestJSONLFieldNames(t *testing.T) {
 	var buf bytes.Buffer
-	j := NewJSONL(&buf)
-	if _, err := j.Notify(context.Background(), sample(sampleKey, t0)); err != nil {
+	j := New(&buf)
+	if _, err := j.Notify(context.Background(), kindtest.Sample(notifytest.SampleKey, notifytest.T0)); err != nil {
 		t.Fatal(err)
 	}
 	want := `{"time":"2026-11-22T10:00:05Z","interval_start":"2026-11-22T10:00:00Z","interval_seconds":5,` +
@@ -26,20 +30,20 @@ func TestJSONLFieldNames(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Notify(context.Background(), sample(sampleKey, t0)); err == nil {
+	if _, err := j.Notify(context.Background(), kindtest.Sample(notifytest.SampleKey, notifytest.T0)); err == nil {
 		t.Error("write after Close accepted")
 	}
 }
 
 func TestJSONLFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "logs", "wherefore_anomalies.log")
-	j, err := NewJSONLFile(JSONLFileConfig{Path: path, MaxSizeMB: 1, MaxBackups: 3})
+	j, err := NewFile(FileConfig{Path: path, MaxSizeMB: 1, MaxBackups: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := sample(sampleKey, t0)
+	r := kindtest.Sample(notifytest.SampleKey, notifytest.T0)
 	r.Resolved = true
-	for _, a := range []*Alert{sample(sampleKey, t0), r} {
+	for _, a := range []*alert.Alert{kindtest.Sample(notifytest.SampleKey, notifytest.T0), r} {
 		if _, err := j.Notify(context.Background(), a); err != nil {
 			t.Fatal(err)
 		}
@@ -61,19 +65,19 @@ func TestJSONLFile(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("%d lines", len(lines))
 	}
-	var a Alert
+	var a alert.Alert
 	if err := json.Unmarshal([]byte(lines[1]), &a); err != nil || !a.Resolved || !strings.Contains(lines[1], `"resolved":true`) {
 		t.Errorf("second line %s (%v)", lines[1], err)
 	}
-	if _, err := NewJSONLFile(JSONLFileConfig{}); err == nil {
+	if _, err := NewFile(FileConfig{}); err == nil {
 		t.Error("empty path accepted")
 	}
 }
 
 func TestLogNotifier(t *testing.T) {
-	l, buf := testLogger()
+	l, buf := notifytest.Logger()
 	n := NewLog(l)
-	a := sample(sampleKey, t0)
+	a := kindtest.Sample(notifytest.SampleKey, notifytest.T0)
 	a.Archive = []string{"/a.pcap"}
 	n.Notify(context.Background(), a)
 	var e map[string]any
@@ -81,7 +85,7 @@ func TestLogNotifier(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]any{
-		"level": "warning", "msg": "unusual flow volume", "flow": sampleKey, "bytes": 64e6, "human": "64.0 MB",
+		"level": "warning", "msg": "unusual flow volume", "flow": notifytest.SampleKey, "bytes": 64e6, "human": "64.0 MB",
 		"rate": "12.8 MB/s", "baseline": "1.2 kB", "probability": 0.97, "severity": "critical",
 		"tests": "fence=1.00 magnitude=1.00 rank=0.90 ks=0.20", "series": "▁▁▁█", "host": "web-3", "archive": "/a.pcap",
 	} {
@@ -89,7 +93,7 @@ func TestLogNotifier(t *testing.T) {
 			t.Errorf("field %s = %v, want %v", k, e[k], want)
 		}
 	}
-	r := sample(sampleKey, t0)
+	r := kindtest.Sample(notifytest.SampleKey, notifytest.T0)
 	r.Resolved = true
 	n.Notify(context.Background(), r)
 	if l := buf.Lines()[1]; !strings.Contains(l, `"msg":"flow back to normal"`) || !strings.Contains(l, `"level":"info"`) {

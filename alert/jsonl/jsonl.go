@@ -1,38 +1,40 @@
-package alert
+// Package jsonl holds wherefore's local notifiers: the JSON-lines record
+// of every alert (a file or standard output) and the structured log entry.
+package jsonl
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"syscall"
 
+	"github.com/wherefore/wherefore/alert"
 	"gopkg.in/natefinch/lumberjack.v2"
 )
 
-// JSONL writes each alert as one compact JSON object per line, with exactly
+// Record writes each alert as one compact JSON object per line, with exactly
 // the Alert's field names: the local, durable record of every alert, which
 // `jq` and log shippers read. Each line is written with a single Write, so
 // lines from concurrent writers never interleave.
-type JSONL struct {
+type Record struct {
 	mu     sync.Mutex
 	w      io.Writer
-	closer io.Closer // set when the JSONL owns its writer
+	closer io.Closer // set when the Record owns its writer
 	buf    bytes.Buffer
 	closed bool
 }
 
-// NewJSONL returns a JSONL notifier writing to w (for instance os.Stdout in
+// New returns a Record notifier writing to w (for instance os.Stdout in
 // -pcapfile mode). The caller keeps ownership of w: Close does not close it.
-func NewJSONL(w io.Writer) *JSONL {
-	return &JSONL{w: w}
+func New(w io.Writer) *Record {
+	return &Record{w: w}
 }
 
-// JSONLFileConfig configures the rotated JSON-lines file of live mode.
-type JSONLFileConfig struct {
+// FileConfig configures the rotated JSON-lines file of live mode.
+type FileConfig struct {
 	// Path of the file, typically <-l dir>/wherefore_anomalies.log. Its
 	// directory is created when missing.
 	Path string
@@ -48,23 +50,23 @@ type JSONLFileConfig struct {
 }
 
 // Validate reports the first invalid field.
-func (c JSONLFileConfig) Validate() error {
+func (c FileConfig) Validate() error {
 	switch {
 	case c.Path == "":
-		return errors.New("alert: JSONLFileConfig.Path: empty file name")
+		return errors.New("jsonl: FileConfig.Path: empty file name")
 	case c.MaxSizeMB < 0:
-		return fmt.Errorf("alert: JSONLFileConfig.MaxSizeMB: %d is negative", c.MaxSizeMB)
+		return fmt.Errorf("jsonl: FileConfig.MaxSizeMB: %d is negative", c.MaxSizeMB)
 	case c.MaxBackups < 0:
-		return fmt.Errorf("alert: JSONLFileConfig.MaxBackups: %d is negative", c.MaxBackups)
+		return fmt.Errorf("jsonl: FileConfig.MaxBackups: %d is negative", c.MaxBackups)
 	case c.MaxAgeDays < 0:
-		return fmt.Errorf("alert: JSONLFileConfig.MaxAgeDays: %d is negative", c.MaxAgeDays)
+		return fmt.Errorf("jsonl: FileConfig.MaxAgeDays: %d is negative", c.MaxAgeDays)
 	}
 	return nil
 }
 
-// NewJSONLFile returns a JSONL notifier writing to a size-rotated file
+// NewFile returns a Record notifier writing to a size-rotated file
 // (lumberjack); Close closes it. The file is opened on the first alert.
-func NewJSONLFile(cfg JSONLFileConfig) (*JSONL, error) {
+func NewFile(cfg FileConfig) (*Record, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -75,22 +77,22 @@ func NewJSONLFile(cfg JSONLFileConfig) (*JSONL, error) {
 		MaxAge:     cfg.MaxAgeDays,
 		Compress:   cfg.Compress,
 	}
-	return &JSONL{w: lj, closer: lj}, nil
+	return &Record{w: lj, closer: lj}, nil
 }
 
 // Name returns "jsonl".
-func (*JSONL) Name() string { return "jsonl" }
+func (*Record) Name() string { return "jsonl" }
 
 // Notify appends a as one line. A failed write cannot be helped by the
 // dispatcher's retries, so retry is always false.
-func (j *JSONL) Notify(_ context.Context, a *Alert) (bool, error) {
+func (j *Record) Notify(_ context.Context, a *alert.Alert) (bool, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
 		return false, errors.New("jsonl: write after Close")
 	}
 	j.buf.Reset()
-	if err := encodeJSON(&j.buf, a); err != nil {
+	if err := alert.EncodeJSON(&j.buf, a); err != nil {
 		return false, fmt.Errorf("jsonl: encoding alert %s: %w", a.Key, err)
 	}
 	if _, err := j.w.Write(j.buf.Bytes()); err != nil {
@@ -101,7 +103,7 @@ func (j *JSONL) Notify(_ context.Context, a *Alert) (bool, error) {
 
 // Flush pushes written lines to stable storage when the writer can: it
 // calls Flush or Sync on it if it has one (bufio.Writer, *os.File).
-func (j *JSONL) Flush() error {
+func (j *Record) Flush() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
@@ -122,9 +124,9 @@ func flushWriter(w io.Writer) error {
 	return nil
 }
 
-// Close flushes, and closes the file when the JSONL owns it. It is
+// Close flushes, and closes the file when the Record owns it. It is
 // idempotent; later Notify calls fail.
-func (j *JSONL) Close() error {
+func (j *Record) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
@@ -136,14 +138,6 @@ func (j *JSONL) Close() error {
 		err = errors.Join(err, j.closer.Close())
 	}
 	return err
-}
-
-// encodeJSON writes v as compact JSON and a newline. HTML escaping is off
-// so that flow keys read "10.0.0.5->203.0.113.9", not "-\u003e".
-func encodeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
 }
 
 // isUnsyncable reports whether a Sync error only says the file (a pipe, a

@@ -1,7 +1,6 @@
 package alert
 
 import (
-	"context"
 	"sort"
 	"strconv"
 	"strings"
@@ -9,44 +8,9 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// Log writes each alert as one structured log entry (logrus fields flow,
-// bytes, probability ...): Warn for an unusual flow, Info for "back to
-// normal" and test alerts. It is a local notifier: it never fails.
-type Log struct {
-	log logrus.FieldLogger
-}
-
-// NewLog returns a Log notifier writing to l (logrus.StandardLogger() when
-// nil).
-func NewLog(l logrus.FieldLogger) *Log {
-	if l == nil {
-		l = logrus.StandardLogger()
-	}
-	return &Log{log: l}
-}
-
-// Name returns "log".
-func (*Log) Name() string { return "log" }
-
-// Notify logs a.
-func (l *Log) Notify(_ context.Context, a *Alert) (bool, error) {
-	e := l.log.WithFields(logFields(a))
-	switch {
-	case a.Test:
-		e.Info("test alert: no action needed")
-	case a.IsSummary():
-		e.Warn("rate limit suppressed alerts")
-	case a.Resolved:
-		e.Info("flow back to normal")
-	default:
-		e.Warn("unusual flow volume")
-	}
-	return false, nil
-}
-
-// logFields describes a for a log entry: raw values for machines, human
+// LogFields describes a for a log entry: raw values for machines, human
 // units next to them for people.
-func logFields(a *Alert) logrus.Fields {
+func LogFields(a *Alert) logrus.Fields {
 	if a.IsSummary() {
 		return logrus.Fields{
 			"suppressed":     a.Suppressed,
@@ -66,17 +30,23 @@ func logFields(a *Alert) logrus.Fields {
 		"packets":        a.Packets,
 		"interval_start": a.IntervalStart,
 		"interval_end":   a.Time, // "time" is logrus's own (wall clock)
-		"series":         Sparkline(a.Series, sparkWidth),
+		"series":         Sparkline(a.Series, SparkWidth),
 	}
 	if r := HumanRate(float64(a.Bytes), a.IntervalSeconds); r != "" {
 		f["rate"] = r
 	}
 	if !a.Resolved {
 		f["probability"] = a.Probability
-		f["severity"] = severityOf(a).String()
+		f["severity"] = a.Severity().String()
 		f["baseline"] = HumanBytes(a.Baseline)
-		f["tests"] = testsText(a.Tests)
+		f["tests"] = TestsText(a.Tests)
 		f["detector"] = a.Detector
+	}
+	if a.Reason != "" {
+		f["reason"] = a.Reason
+	}
+	if a.Kind != "" {
+		f["kind"] = a.Kind
 	}
 	if a.SrcName != "" {
 		f["src_name"] = a.SrcName
@@ -103,13 +73,13 @@ func logFields(a *Alert) logrus.Fields {
 	return f
 }
 
-// sparkWidth is how many recent intervals sparklines show: enough to see
+// SparkWidth is how many recent intervals sparklines show: enough to see
 // the spike against its history, short enough for one line.
-const sparkWidth = 30
+const SparkWidth = 30
 
-// testsText lists every test with its probability, highest first:
+// TestsText lists every test with its probability, highest first:
 // "magnitude=1.00 fence=1.00 rank=0.90".
-func testsText(tests map[string]float64) string {
+func TestsText(tests map[string]float64) string {
 	names := make([]string, 0, len(tests))
 	for n := range tests {
 		names = append(names, n)

@@ -1,0 +1,52 @@
+package webhook
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/kindtest"
+	"github.com/wherefore/wherefore/alert/internal/notifytest"
+)
+
+// TestDelivery runs the suite every remote notifier passes (failures,
+// Retry-After, timeouts, spool) against a plain JSON receiver.
+func TestDelivery(t *testing.T) { kindtest.Run(t, kind()) }
+
+// kind builds this notifier against a test server.
+func kind() kindtest.Kind {
+	return kindtest.Kind{
+		Name:    "webhook",
+		Secrets: []string{"WEBHOOKTOKENSECRET", "HMACSECRET", "HEADERSECRET"},
+		OK:      notifytest.Reply{Status: 200},
+		Make: func(t *testing.T, base string) alert.Notifier {
+			ws, err := New(Config{
+				URLs:    []alert.Secret{alert.Secret(base + "/hook?token=WEBHOOKTOKENSECRET")},
+				Secret:  "HMACSECRET",
+				Headers: []alert.Secret{"Authorization: Bearer HEADERSECRET"},
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ws[0]
+		},
+	}
+}
+
+// The payload of an alert without and with a reason, as the remote API
+// receives it; the reason leads what a person reads first.
+func TestPayloads(t *testing.T) {
+	p := kindtest.Payloads(t, kind())
+	for name, body := range p {
+		notifytest.Golden(t, filepath.Join("testdata", name+".golden.json"), body)
+	}
+	var a alert.Alert
+	if err := json.Unmarshal(p["reason"], &a); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&a, kindtest.SampleWithReason()) {
+		t.Errorf("body %s is not the whole alert record", p["reason"])
+	}
+}
