@@ -162,8 +162,9 @@ func alertRecord(o *options, stdout io.Writer, fileMode bool) (*alert.JSONL, err
 	return alert.NewJSONLFile(alert.JSONLFileConfig{Path: path, MaxSizeMB: 100, MaxBackups: 10})
 }
 
-// newDispatcher wires the local record, the log and the remote notifiers.
-func newDispatcher(o *options, log *logrus.Logger, record *alert.JSONL, remote []alert.Notifier, spoolDir string, block bool, enrich func(context.Context, *alert.Alert)) (*alert.Dispatcher, error) {
+// dispatcherConfig maps the delivery flags onto the dispatcher's settings,
+// so they can be validated before anything is opened.
+func dispatcherConfig(o *options) alert.DispatcherConfig {
 	n := &o.notify
 	cfg := alert.DefaultDispatcherConfig()
 	cfg.QueueSize = n.queueSize
@@ -172,6 +173,11 @@ func newDispatcher(o *options, log *logrus.Logger, record *alert.JSONL, remote [
 	cfg.NotifyTimeout = n.notifyTimeout
 	cfg.RetryBudget = n.retryBudget
 	cfg.DNSLookup = n.dnsLookup
+	return cfg
+}
+
+// newDispatcher wires the local record, the log and the remote notifiers.
+func newDispatcher(cfg alert.DispatcherConfig, log *logrus.Logger, record *alert.JSONL, remote []alert.Notifier, spoolDir string, block bool, enrich func(context.Context, *alert.Alert)) (*alert.Dispatcher, error) {
 	cfg.SpoolDir = spoolDir
 	cfg.Logger = log
 	cfg.Enrich = enrich
