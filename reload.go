@@ -106,7 +106,7 @@ type reloader struct {
 }
 
 func (r *reloader) reload() error {
-	o, fs, explicit, err := parseFlagSet(r.args, io.Discard)
+	o, fs, explicit, err := parseFlagSet(r.args)
 	if err != nil {
 		return err
 	}
