@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 
@@ -56,7 +57,7 @@ func buildSettings(o *options) (*settings, error) {
 		Host:         o.host,
 		Seed:         o.seed,
 		NewDetector:  detectorFactory(acfg),
-		Baseline:     func(series []float64) float64 { return anomaly.ReferenceMean(series, acfg) },
+		Baseline:     baseline(acfg),
 	}
 	if err := fcfg.Validate(); err != nil {
 		return nil, err
@@ -94,6 +95,18 @@ func anomalyConfig(o *options) anomaly.Config {
 		NSeasons:    o.nSeasons,
 		PermCount:   o.permCount,
 		Methods:     methods,
+	}
+}
+
+// baseline returns what is normal for a flow: the mean of its reference
+// window, or 0 while it has none (a new flow), never NaN, which no JSON
+// record can carry.
+func baseline(acfg anomaly.Config) func([]float64) float64 {
+	return func(series []float64) float64 {
+		if m := anomaly.ReferenceMean(series, acfg); !math.IsNaN(m) {
+			return m
+		}
+		return 0
 	}
 }
 
