@@ -77,8 +77,8 @@ func TestFenceFlagsEveryFlowPastItsBound(t *testing.T) {
 		return s
 	}
 	path := writeVolumes(t, map[[2]string][]int{
-		{"10.0.0.1", "192.0.2.1"}: steady(over, 8),                  // steady, past the bound
-		{"10.0.0.2", "192.0.2.2"}: steady(under, 8),                 // steady, below it
+		{"10.0.0.1", "192.0.2.1"}: steady(over, 8),                 // steady, past the bound
+		{"10.0.0.2", "192.0.2.2"}: steady(under, 8),                // steady, below it
 		{"10.0.0.3", "192.0.2.3"}: {0, 0, 0, 0, 0, 0, over, under}, // new, past it once
 	})
 	r := runWherefore(t, "-pcapfile", path, "-transfer_interval", "1s",
