@@ -70,8 +70,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 	start := time.Now()
 	p.started("progress", startProgress(ctx, o, progress, p.counters, fileSize(o.pcapfile), 2*time.Second))
 	p.started("kernel counters", watchKernel(ctx, log, p.src, p.kernel, 5*time.Second, time.Minute))
-	stopMetrics, err := startMetrics(o, pipelineStats{counters: p.counters, kernel: p.kernel, flows: p.agg,
-		alerting: p.alerting, recorder: p.recorder, detector: "anomalyzer"}, log)
+	stopMetrics, err := startMetrics(o, p)
 	if err != nil {
 		return fail(err)
 	}
