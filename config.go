@@ -43,10 +43,10 @@ func parseFlagSet(args []string) (*options, *flag.FlagSet, map[string]bool, erro
 		}
 		withAliases(explicit)
 	}
-	if o.host == "" {
+	if o.flow.Host == "" {
 		// Resolved here rather than as the flag's default, so -h and the
 		// example config are the same on every machine.
-		o.host, _ = os.Hostname()
+		o.flow.Host, _ = os.Hostname()
 	}
 	return o, fs, explicit, nil
 }

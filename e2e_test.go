@@ -41,7 +41,7 @@ func defaultScore(t *testing.T, series []float64) float64 {
 	t.Helper()
 	var o options
 	newFlagSet(&o).Parse(nil)
-	det, err := anomaly.NewAnomalyzer(anomalyConfig(&o), rand.New(rand.NewPCG(1, 1)))
+	det, err := anomaly.NewAnomalyzer(o.anomaly, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

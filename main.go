@@ -12,22 +12,19 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
+
+	"github.com/wherefore/wherefore/anomaly"
+	"github.com/wherefore/wherefore/capture"
+	"github.com/wherefore/wherefore/flow"
 )
 
 // options holds every flag's value. Names follow Wherefore's flags so its
 // users' unit files keep working.
 type options struct {
-	// Capture.
-	iface      string
-	pcapfile   string
-	bpf        string
-	snaplen    int
-	wireTO     time.Duration
-	daq        string
-	fileReader string
-	promisc    bool
-	bufferSize int
+	// The packages' own settings, set by their flags directly.
+	capture capture.Config
+	flow    flow.Config // Filter, NewDetector and Baseline are built from the rest
+	anomaly anomaly.Config
 
 	// Files.
 	logDir           string
@@ -38,31 +35,11 @@ type options struct {
 	alertsFile       string
 	logLevel         string
 
-	// Flows.
-	interval     time.Duration
-	filterCIDR   string
-	filterBool   bool
-	filterSrc    bool
-	filterDst    bool
-	idleTimeout  time.Duration
-	maxFlows     int
-	shards       int
-	minBytes     uint64
-	threshold    float64
-	resolveAfter int
-	host         string
-
-	// Anomaly tests.
-	methods     string
-	activeSize  int
-	nSeasons    int
-	sensitivity float64
-	upperBound  boundFlag
-	lowerBound  boundFlag
-	gvCap       int
-	delay       bool
-	permCount   int
-	seed        uint64
+	// The address filter (flow.ParseFilter).
+	filterCIDR string
+	filterBool bool
+	filterSrc  bool
+	filterDst  bool
 
 	// Slack (Wherefore's flags; delivery is configured in notify.go).
 	slackURL, slackChannel, slackEmoji, slackIcon string

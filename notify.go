@@ -193,7 +193,7 @@ func runTestAlert(o *options, stdout io.Writer, remote []alert.Notifier) int {
 		fmt.Fprintln(stdout, "no notifier configured: set -slack_url, -pagerduty_routing_key, -webhook_url or -opsgenie_api_key (or their environment variables or files)")
 		return 2
 	}
-	results := alert.TestAlert(context.Background(), o.host, o.notify.notifyTimeout, remote)
+	results := alert.TestAlert(context.Background(), o.flow.Host, o.notify.notifyTimeout, remote)
 	code := 0
 	for _, r := range results {
 		if r.OK() {

@@ -126,10 +126,7 @@ func (p *pipeline) start(explicit map[string]bool, stdout io.Writer) (err error)
 // keeps libpcap's final counters for the metrics and the summary.
 func (p *pipeline) startSource() error {
 	o := p.o
-	src, err := capture.Open(capture.Config{
-		Interface: o.iface, File: o.pcapfile, Snaplen: o.snaplen, ReadTimeout: o.wireTO,
-		Promisc: o.promisc, BufferSize: o.bufferSize, BPF: o.bpf, Daq: o.daq, FileReader: o.fileReader,
-	})
+	src, err := capture.Open(o.capture)
 	if err != nil {
 		return withInterfaceHint(err, o)
 	}

@@ -76,7 +76,7 @@ func isTerminal(w io.Writer) bool {
 // function stops it and clears the line.
 func startProgress(ctx context.Context, o *options, w *progressWriter, c *capture.Counters, size int64, every time.Duration) func() {
 	on := o.progress == "on" || o.progress == "auto" && isTerminal(w.w)
-	if !on || o.pcapfile == "" {
+	if !on || o.capture.File == "" {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)

@@ -42,7 +42,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		}
 		return runTestAlert(o, stdout, remote)
 	}
-	p := &pipeline{o: o, set: set, log: log, fileMode: o.pcapfile != ""}
+	p := &pipeline{o: o, set: set, log: log, fileMode: o.capture.File != ""}
 	if err := p.start(explicit, stdout); err != nil {
 		return fail(err)
 	}
@@ -61,14 +61,14 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 	}
 	log.WithFields(logrus.Fields{
 		"source":   p.src.Describe(),
-		"interval": o.interval,
+		"interval": o.flow.Interval,
 		"filter":   set.flow.Filter.String(),
-		"bpf":      o.bpf,
+		"bpf":      o.capture.BPF,
 		"methods":  strings.Join(set.anomaly.Methods, ","),
 	}).Info("wherefore started")
 
 	start := time.Now()
-	p.started("progress", startProgress(ctx, o, progress, p.counters, fileSize(o.pcapfile), 2*time.Second))
+	p.started("progress", startProgress(ctx, o, progress, p.counters, fileSize(o.capture.File), 2*time.Second))
 	p.started("kernel counters", watchKernel(ctx, log, p.src, p.kernel, 5*time.Second, time.Minute))
 	stopMetrics, err := startMetrics(o, p)
 	if err != nil {
@@ -138,7 +138,7 @@ func startCPUProfile(path string) (func(), error) {
 // missing interface, the commonest first-run mistake ("eth0" on a host that
 // names it ens3).
 func withInterfaceHint(err error, o *options) error {
-	if o.pcapfile != "" {
+	if o.capture.File != "" {
 		return err
 	}
 	names := capture.InterfaceNames()
@@ -211,5 +211,5 @@ func stallAfter(o *options) time.Duration {
 	if o.metrics.stallAfter > 0 {
 		return o.metrics.stallAfter
 	}
-	return max(3*o.wireTO, 10*time.Second)
+	return max(3*o.capture.ReadTimeout, 10*time.Second)
 }

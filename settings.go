@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
+	"slices"
 
 	"github.com/sirupsen/logrus"
 
@@ -36,29 +36,18 @@ func buildSettings(o *options) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	acfg := anomalyConfig(o)
-	if err := checkAnomaly(o, acfg); err != nil {
+	acfg := o.anomaly
+	if err := checkAnomaly(o); err != nil {
 		return nil, err
 	}
 	filter, err := flow.ParseFilter(o.filterCIDR, o.filterBool, o.filterSrc, o.filterDst)
 	if err != nil {
 		return nil, err
 	}
-	fcfg := flow.Config{
-		Interval:     o.interval,
-		SeriesCap:    o.gvCap,
-		Shards:       o.shards,
-		IdleTimeout:  o.idleTimeout,
-		MaxFlows:     o.maxFlows,
-		MinBytes:     o.minBytes,
-		Threshold:    o.threshold,
-		ResolveAfter: o.resolveAfter,
-		Filter:       filter,
-		Host:         o.host,
-		Seed:         o.seed,
-		NewDetector:  detectorFactory(acfg),
-		Baseline:     baseline(acfg),
-	}
+	fcfg := o.flow
+	fcfg.Filter = filter
+	fcfg.NewDetector = detectorFactory(acfg)
+	fcfg.Baseline = baseline(acfg)
 	if err := fcfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -75,26 +64,6 @@ func (s *settings) reloadable() flow.Settings {
 	return flow.Settings{
 		MinBytes: c.MinBytes, Threshold: c.Threshold, ResolveAfter: c.ResolveAfter, Filter: c.Filter,
 		NewDetector: c.NewDetector, Baseline: c.Baseline, Host: c.Host, Seed: c.Seed,
-	}
-}
-
-// anomalyConfig maps the -anom_* flags onto the anomaly tests' settings.
-func anomalyConfig(o *options) anomaly.Config {
-	var methods []string
-	for _, m := range strings.Split(o.methods, ",") {
-		if m = strings.TrimSpace(m); m != "" {
-			methods = append(methods, m)
-		}
-	}
-	return anomaly.Config{
-		Delay:       o.delay,
-		Sensitivity: o.sensitivity,
-		UpperBound:  o.upperBound.value(),
-		LowerBound:  o.lowerBound.value(),
-		ActiveSize:  o.activeSize,
-		NSeasons:    o.nSeasons,
-		PermCount:   o.permCount,
-		Methods:     methods,
 	}
 }
 
@@ -131,18 +100,6 @@ func parseLevel(level string) (logrus.Level, error) {
 
 // validate checks every flag that does not belong to one package's Config.
 func validate(o *options) error {
-	if o.sensitivity < 0 || o.sensitivity > 1 {
-		return fmt.Errorf("-anom_sensitivity %g: must be in [0,1] (the magnitude test's probability is capped at 1, so a larger gate would silence every alert)", o.sensitivity)
-	}
-	if o.activeSize < 1 {
-		return fmt.Errorf("-anom_active_size %d: must be at least 1", o.activeSize)
-	}
-	if o.nSeasons < 0 {
-		return fmt.Errorf("-anom_n_seasons %d: must be positive (0 means 4)", o.nSeasons)
-	}
-	if o.permCount < 0 {
-		return fmt.Errorf("-anom_perm_count %d: must be positive (0 means 500)", o.permCount)
-	}
 	switch o.progress {
 	case "auto", "on", "off":
 	default:
@@ -158,25 +115,34 @@ func validate(o *options) error {
 }
 
 // checkAnomaly validates the anomaly tests' settings in the flags' terms.
-func checkAnomaly(o *options, acfg anomaly.Config) error {
-	fence := false
-	for _, m := range acfg.Methods {
-		fence = fence || m == "fence"
+func checkAnomaly(o *options) error {
+	c := o.anomaly // Validate fills defaults into its receiver
+	if c.Sensitivity < 0 || c.Sensitivity > 1 {
+		return fmt.Errorf("-anom_sensitivity %g: must be in [0,1] (the magnitude test's probability is capped at 1, so a larger gate would silence every alert)", c.Sensitivity)
 	}
-	if fence && !o.upperBound.set {
+	if c.ActiveSize < 1 {
+		return fmt.Errorf("-anom_active_size %d: must be at least 1", c.ActiveSize)
+	}
+	if c.NSeasons < 0 {
+		return fmt.Errorf("-anom_n_seasons %d: must be positive (0 means 4)", c.NSeasons)
+	}
+	if c.PermCount < 0 {
+		return fmt.Errorf("-anom_perm_count %d: must be positive (0 means 500)", c.PermCount)
+	}
+	if slices.Contains(c.Methods, "fence") && c.UpperBound == anomaly.NA {
 		return errors.New("-anom_methods fence needs -anom_upper_bound (bytes per interval; -anom_lower_bound is optional)")
 	}
-	if fence && o.lowerBound.set && o.lowerBound.v >= o.upperBound.v {
-		return fmt.Errorf("-anom_lower_bound %g must be below -anom_upper_bound %g", o.lowerBound.v, o.upperBound.v)
+	if slices.Contains(c.Methods, "fence") && c.LowerBound != anomaly.NA && c.LowerBound >= c.UpperBound {
+		return fmt.Errorf("-anom_lower_bound %g must be below -anom_upper_bound %g", c.LowerBound, c.UpperBound)
 	}
-	if err := acfg.Validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return fmt.Errorf("anomaly tests (-anom_*): %w", err)
 	}
 	// With -anom_delay a flow is scored once its series holds the reference
 	// and the active window; a cap below that would never score anything.
-	if need := acfg.NSeasons*acfg.ActiveSize + acfg.ActiveSize; o.delay && o.gvCap < need {
+	if need := c.NSeasons*c.ActiveSize + c.ActiveSize; c.Delay && o.flow.SeriesCap < need {
 		return fmt.Errorf("-anom_gv_cap %d: the tests need at least %d intervals (-anom_n_seasons %d x -anom_active_size %d of reference, plus %d active); raise -anom_gv_cap to %d or lower -anom_n_seasons",
-			o.gvCap, need, acfg.NSeasons, acfg.ActiveSize, acfg.ActiveSize, need)
+			o.flow.SeriesCap, need, c.NSeasons, c.ActiveSize, c.ActiveSize, need)
 	}
 	return nil
 }
