@@ -13,6 +13,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	o.capture.RegisterFlags(fs)
 	o.flow.RegisterFlags(fs)
 	o.anomaly.RegisterFlags(fs)
+	o.dispatch.RegisterFlags(fs)
 
 	fs.StringVar(&o.logDir, "l", "/var/log/wherefore", "log `directory`: the alert record (live mode) and per-connection pcaps with -log_packets")
 	fs.StringVar(&o.logDir, "log_dir", "/var/log/wherefore", "alias of -l")

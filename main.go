@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/wherefore/wherefore/alert"
 	"github.com/wherefore/wherefore/anomaly"
 	"github.com/wherefore/wherefore/capture"
 	"github.com/wherefore/wherefore/flow"
@@ -22,9 +23,10 @@ import (
 // users' unit files keep working.
 type options struct {
 	// The packages' own settings, set by their flags directly.
-	capture capture.Config
-	flow    flow.Config // Filter, NewDetector and Baseline are built from the rest
-	anomaly anomaly.Config
+	capture  capture.Config
+	flow     flow.Config // Filter, NewDetector and Baseline are built from the rest
+	anomaly  anomaly.Config
+	dispatch alert.DispatcherConfig
 
 	// Files.
 	logDir           string

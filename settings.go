@@ -51,7 +51,7 @@ func buildSettings(o *options) (*settings, error) {
 	if err := fcfg.Validate(); err != nil {
 		return nil, err
 	}
-	dcfg := dispatcherConfig(o)
+	dcfg := o.dispatch
 	if err := dcfg.Validate(); err != nil {
 		return nil, err
 	}
