@@ -33,13 +33,11 @@ func registerMetricsFlags(fs *flag.FlagSet, m *metricsOptions) {
 // kernelCache holds the latest libpcap counters. Asking libpcap at scrape
 // time would wait for the capture loop's read to return (up to -w).
 type kernelCache struct {
-	v  atomic.Pointer[capture.KernelStats]
-	ok atomic.Bool
+	v atomic.Pointer[capture.KernelStats]
 }
 
 func (k *kernelCache) store(s capture.KernelStats) {
 	k.v.Store(&s)
-	k.ok.Store(true)
 }
 
 func (k *kernelCache) load() (capture.KernelStats, bool) {

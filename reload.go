@@ -54,6 +54,9 @@ func reloadable(name string) bool {
 		"process_lookup", "process_cache_ttl":
 		return true
 	}
+	if name == "anom_gv_cap" {
+		return false // the flow table's series length: a restart
+	}
 	return strings.HasPrefix(name, "anom_") || strings.HasPrefix(name, "slack_") ||
 		strings.HasPrefix(name, "pagerduty_") || strings.HasPrefix(name, "webhook_") || strings.HasPrefix(name, "opsgenie_")
 }

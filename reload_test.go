@@ -158,3 +158,20 @@ func TestReloadAppliesHost(t *testing.T) {
 		t.Fatalf("alerts after reloading host: %d, hosts %s; want one from host \"after\"", len(alerts), strings.Join(hosts, ","))
 	}
 }
+
+// A reload says which changes it applies and which wait for a restart:
+// the series length sizes the flow table, so it is not applied live.
+func TestReloadSortsChanges(t *testing.T) {
+	_, before, _, err := parseFlagSet([]string{"-anom_gv_cap", "10", "-host", "a", "-seed", "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, _, err := parseFlagSet([]string{"-anom_gv_cap", "12", "-host", "b", "-seed", "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reload, restart := changedFlags(before, after)
+	if strings.Join(reload, "; ") != "host: a -> b; seed: 1 -> 2" || strings.Join(restart, "; ") != "anom_gv_cap: 10 -> 12" {
+		t.Fatalf("reload %q, restart %q", reload, restart)
+	}
+}
