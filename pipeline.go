@@ -63,13 +63,8 @@ func (p *pipeline) stop() {
 }
 
 // start opens the source, the recorder, alert delivery and the flow
-// aggregator, in that order. On error what was started is stopped.
-func (p *pipeline) start(explicit map[string]bool, stdout io.Writer) (err error) {
-	defer func() {
-		if err != nil {
-			p.stop()
-		}
-	}()
+// aggregator, in that order. On error, stop ends what was started.
+func (p *pipeline) start(explicit map[string]bool, stdout io.Writer) error {
 	o := p.o
 	remote, err := remoteNotifiers(o, explicit)
 	if err != nil {

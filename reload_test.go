@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -105,7 +106,7 @@ func TestStopAfterReloadWaitsForTheOldQueue(t *testing.T) {
 	}
 	// After close a reload cannot install a dispatcher that nobody closes.
 	late := newTestDispatcher(t, log)
-	if err := al.swap(late); err == nil {
+	if err := al.swap(late); !errors.Is(err, errAlertingClosed) {
 		t.Fatal("swap after close was accepted")
 	}
 	closeUnused(late)

@@ -43,13 +43,14 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		return runTestAlert(o, stdout, remote)
 	}
 	p := &pipeline{o: o, set: set, log: log, fileMode: o.capture.File != ""}
+	// Signals are caught until the very end, so a second SIGTERM does not
+	// cut the drain of alert delivery short.
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	p.started("signals", stopSignals)
+	defer p.stop()
 	if err := p.start(explicit, stdout); err != nil {
 		return fail(err)
 	}
-	defer p.stop()
-
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	p.started("signals", stopSignals)
 	p.started("reload", handleSIGHUP(ctx, &reloader{args: args, current: fs, log: log, stdout: stdout, fileMode: p.fileMode,
 		spoolDir: p.spoolDir, enrich: p.enrich, alerting: p.alerting, agg: p.agg, processOn: p.processOn}))
 	if o.cpuProfile != "" {
