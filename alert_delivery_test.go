@@ -192,7 +192,7 @@ func TestURLChangeResendsSpooledAlertToNewURL(t *testing.T) {
 func TestReloadReportsSecretChangesWithoutValues(t *testing.T) {
 	parse := func(args ...string) *flag.FlagSet {
 		t.Helper()
-		_, fs, _, err := parseFlagSet(args, io.Discard)
+		_, fs, _, err := parseFlagSet(args)
 		if err != nil {
 			t.Fatal(err)
 		}

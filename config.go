@@ -19,9 +19,9 @@ import (
 // flags. Flags on the command line override the file. It returns the
 // options, the flag set holding their values (a reload compares it flag by
 // flag), and the flags given explicitly, on the command line or in the file.
-func parseFlagSet(args []string, out io.Writer) (*options, *flag.FlagSet, map[string]bool, error) {
+func parseFlagSet(args []string) (*options, *flag.FlagSet, map[string]bool, error) {
 	o := new(options)
-	fs := newFlagSet(o, out)
+	fs := newFlagSet(o)
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, nil, err
 	}
@@ -30,6 +30,10 @@ func parseFlagSet(args []string, out io.Writer) (*options, *flag.FlagSet, map[st
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if err := checkAliases(fs, explicit); err != nil {
+		return nil, nil, nil, err
+	}
+	withAliases(explicit)
 	if o.configFile != "" {
 		fromFile, err := applyConfigFile(fs, o.configFile, explicit)
 		if err != nil {
@@ -38,6 +42,12 @@ func parseFlagSet(args []string, out io.Writer) (*options, *flag.FlagSet, map[st
 		for k := range fromFile {
 			explicit[k] = true
 		}
+		withAliases(explicit)
+	}
+	if o.flow.Host == "" {
+		// Resolved here rather than as the flag's default, so -h and the
+		// example config are the same on every machine.
+		o.flow.Host, _ = os.Hostname()
 	}
 	return o, fs, explicit, nil
 }
@@ -55,7 +65,7 @@ func applyConfigFile(fs *flag.FlagSet, path string, explicit map[string]bool) (m
 		if err == io.EOF {
 			return map[string]bool{}, nil // an empty file sets nothing
 		}
-		return nil, fmt.Errorf("-config %s: %v", path, err)
+		return nil, fmt.Errorf("-config %s: %w", path, err)
 	}
 	if len(doc.Content) == 0 {
 		return map[string]bool{}, nil
@@ -69,11 +79,13 @@ func applyConfigFile(fs *flag.FlagSet, path string, explicit map[string]bool) (m
 		k, v := root.Content[i], root.Content[i+1]
 		name := strings.TrimPrefix(k.Value, "-")
 		f := fs.Lookup(name)
-		if f == nil || name == "config" {
-			return nil, fmt.Errorf("-config %s: line %d: unknown key %q (keys are flag names, as listed by wherefore -h)", path, k.Line, k.Value)
+		if f == nil || !configKey(name) {
+			return nil, fmt.Errorf("-config %s: line %d: unknown key %q (keys are flag names, as listed by wherefore -h, except the one-off actions config, example_config, test_alert and version)", path, k.Line, k.Value)
 		}
-		if set[name] {
-			return nil, fmt.Errorf("-config %s: line %d: key %q given twice", path, k.Line, name)
+		for _, other := range namesOf(name) {
+			if set[other] {
+				return nil, fmt.Errorf("-config %s: line %d: key %q given twice (as %q and %q)", path, k.Line, name, other, name)
+			}
 		}
 		set[name] = true
 		if explicit[name] {
@@ -98,20 +110,25 @@ func applyConfigFile(fs *flag.FlagSet, path string, explicit map[string]bool) (m
 		}
 		for _, val := range values {
 			if err := fs.Set(name, val); err != nil {
-				return nil, fmt.Errorf("-config %s: line %d: %s: %v", path, v.Line, name, err)
+				return nil, fmt.Errorf("-config %s: line %d: %s: %w", path, v.Line, name, err)
 			}
 		}
 	}
 	return set, nil
 }
 
-// exampleConfig renders every flag with its default as a commented YAML
-// config file: the documented example shipped as wherefore.example.yaml.
+// exampleConfig renders every key a config file accepts, commented out at
+// its default: the documented example shipped as wherefore.example.yaml.
+// An alias is named in its setting's comment rather than given twice.
 func exampleConfig() string {
 	var o options
-	fs := newFlagSet(&o, io.Discard)
+	fs := newFlagSet(&o)
 	var names []string
-	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	fs.VisitAll(func(f *flag.Flag) {
+		if g := namesOf(f.Name); configKey(f.Name) && g[0] == f.Name {
+			names = append(names, f.Name)
+		}
+	})
 	slices.Sort(names)
 	var b strings.Builder
 	b.WriteString("# wherefore configuration: one key per flag (wherefore -h), flags on the\n")
@@ -119,11 +136,10 @@ func exampleConfig() string {
 	b.WriteString("# (*_file keys), not here. Every key below is commented out at its default.\n")
 	for _, n := range names {
 		f := fs.Lookup(n)
-		switch n {
-		case "config", "version", "test_alert", "cpuprofile", "example_config", "host", "log_dir", "filter_cidr_mask", "filter_cidr":
-			continue // not for a config file, or an alias of another key
-		}
 		usage := strings.ReplaceAll(f.Usage, "`", "")
+		if g := namesOf(n); len(g) > 1 {
+			usage += " (key also accepted as " + strings.Join(g[1:], ", ") + ")"
+		}
 		b.WriteString("\n# " + usage + "\n")
 		def := f.DefValue
 		if _, repeatable := f.Value.(*alert.SecretList); repeatable {

@@ -40,8 +40,8 @@ func writeScenario(t *testing.T, name string, s synth.Scenario, opts synth.Optio
 func defaultScore(t *testing.T, series []float64) float64 {
 	t.Helper()
 	var o options
-	newFlagSet(&o, nil).Parse(nil)
-	det, err := anomaly.NewAnomalyzer(anomalyConfig(&o), rand.New(rand.NewPCG(1, 1)))
+	newFlagSet(&o).Parse(nil)
+	det, err := anomaly.NewAnomalyzer(o.anomaly, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

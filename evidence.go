@@ -65,10 +65,10 @@ func openRecorder(o *options, src capture.Source, log *logrus.Logger) (*archive.
 	cfg.ConnIdleTimeout = a.connIdle
 	// An alert for an interval is raised once packet time passes its end:
 	// files of a connection that ended must outlive that, with a margin.
-	cfg.Linger = o.interval + 10*time.Second
+	cfg.Linger = o.flow.Interval + 10*time.Second
 	cfg.QueueSize = a.queue
 	// A capture file waits for the disk rather than lose evidence.
-	cfg.Block = o.pcapfile != ""
+	cfg.Block = o.capture.File != ""
 	cfg.KeepLeftovers = a.keepLeftovers
 	cfg.Snaplen = src.Snaplen()
 	cfg.LinkType = src.LinkType()

@@ -12,6 +12,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/archive"
+	"github.com/wherefore/wherefore/capture"
+	"github.com/wherefore/wherefore/flow"
 )
 
 // scrape returns each sample of the exposition, "name{labels}" -> value.
@@ -71,7 +77,7 @@ func TestMetricsExistAndMove(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	second := scrape(t, base+"/metrics")
 
-	for _, name := range documentedMetrics() {
+	for _, name := range documentedMetrics(t) {
 		if strings.HasPrefix(name, "wherefore_kernel_") {
 			continue // live capture only: checked by the live tests
 		}
@@ -135,11 +141,52 @@ func metricsURL(t *testing.T, stderr *syncBuffer) string {
 	return "http://" + addr[1]
 }
 
-func documentedMetrics() []string {
+// documentedMetrics returns the metric names in the README's metrics table.
+func documentedMetrics(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(b), "### Metrics and health")
+	section, _, _ = strings.Cut(section, "\n### ")
 	var names []string
-	for _, d := range metricDescs() {
-		m := regexp.MustCompile(`fqName: "([a-z_]+)"`).FindStringSubmatch(d.String())
+	for _, m := range regexp.MustCompile("`(wherefore_[a-z_]+)").FindAllStringSubmatch(section, -1) {
 		names = append(names, m[1])
 	}
+	if len(names) < 30 {
+		t.Fatalf("the README's metrics table names only %d metrics", len(names))
+	}
 	return names
+}
+
+// The README's table names exactly the metrics the collectors describe.
+func TestREADMEListsEveryMetric(t *testing.T) {
+	var agg flow.Aggregator
+	var rec archive.Recorder
+	ch := make(chan *prometheus.Desc, 100)
+	for _, c := range []prometheus.Collector{
+		capture.NewCollector(new(capture.Counters), nil), flow.NewCollector(&agg, ""),
+		alert.NewCollector(nil), archive.NewCollector(&rec),
+	} {
+		c.Describe(ch)
+	}
+	close(ch)
+	described := map[string]bool{}
+	for d := range ch {
+		m := regexp.MustCompile(`fqName: "([a-z_]+)"`).FindStringSubmatch(d.String())
+		described[m[1]] = true
+	}
+	documented := map[string]bool{}
+	for _, n := range documentedMetrics(t) {
+		documented[n] = true
+		if !described[n] {
+			t.Errorf("README lists %s, which no collector exports", n)
+		}
+	}
+	for n := range described {
+		if !documented[n] {
+			t.Errorf("%s is exported but not in the README's table", n)
+		}
+	}
 }

@@ -35,17 +35,10 @@ type notifyOptions struct {
 	ogKey             alert.Secret
 	ogKeyFile, ogURL  string
 
-	queueSize     int
-	cooldown      time.Duration
-	rateLimit     int
-	notifyTimeout time.Duration
-	retryBudget   time.Duration
-	dnsLookup     bool
-	testAlert     bool
+	testAlert bool
 }
 
 func registerNotifyFlags(fs *flag.FlagSet, n *notifyOptions) {
-	d := alert.DefaultDispatcherConfig()
 	fs.StringVar(&n.slackURLFile, "slack_url_file", "", "read the Slack webhook URL from this `file` (keeps it out of ps)")
 	fs.StringVar(&n.slackUsername, "slack_username", "wherefore", "name Slack messages are posted as")
 	fs.BoolVar(&n.slackResolved, "slack_resolved", false, "post a short \"back to normal\" message when an alerted flow is normal again (needs -resolve_after)")
@@ -64,12 +57,6 @@ func registerNotifyFlags(fs *flag.FlagSet, n *notifyOptions) {
 	fs.StringVar(&n.ogKeyFile, "opsgenie_api_key_file", "", "read the OpsGenie API key from this `file`")
 	fs.StringVar(&n.ogURL, "opsgenie_url", opsgenie.DefaultURL, "OpsGenie API base URL (EU: https://api.eu.opsgenie.com)")
 
-	fs.IntVar(&n.queueSize, "alert_queue_size", d.QueueSize, "alerts waiting for delivery, per notifier; overflow is counted and still written locally")
-	fs.DurationVar(&n.cooldown, "alert_cooldown", d.Cooldown, "after a flow's alert reached the notifiers, hold its further alerts for this long (0: off); the local record keeps them all")
-	fs.IntVar(&n.rateLimit, "alert_rate_limit", d.RateLimit, "most alerts sent to the notifiers per minute (0: no limit); the rest are summarised in one message")
-	fs.DurationVar(&n.notifyTimeout, "notify_timeout", d.NotifyTimeout, "timeout of one delivery attempt")
-	fs.DurationVar(&n.retryBudget, "notify_retry_budget", d.RetryBudget, "keep retrying a failed delivery for this long, then spool it to disk for the next start")
-	fs.BoolVar(&n.dnsLookup, "dns_lookup", false, "add reverse DNS names of src and dst to alerts (500ms per lookup)")
 	fs.BoolVar(&n.testAlert, "test_alert", false, "send one test alert through every configured notifier, report each result, and exit")
 }
 
@@ -162,15 +149,7 @@ func alertRecord(o *options, stdout io.Writer, fileMode bool) (*jsonl.Record, er
 }
 
 // newDispatcher wires the local record, the log and the remote notifiers.
-func newDispatcher(o *options, log *logrus.Logger, record *jsonl.Record, remote []alert.Notifier, spoolDir string, block bool, enrich func(context.Context, *alert.Alert)) (*alert.Dispatcher, error) {
-	n := &o.notify
-	cfg := alert.DefaultDispatcherConfig()
-	cfg.QueueSize = n.queueSize
-	cfg.Cooldown = n.cooldown
-	cfg.RateLimit = n.rateLimit
-	cfg.NotifyTimeout = n.notifyTimeout
-	cfg.RetryBudget = n.retryBudget
-	cfg.DNSLookup = n.dnsLookup
+func newDispatcher(cfg alert.DispatcherConfig, log *logrus.Logger, record *jsonl.Record, remote []alert.Notifier, spoolDir string, block bool, enrich func(context.Context, *alert.Alert)) (*alert.Dispatcher, error) {
 	cfg.SpoolDir = spoolDir
 	cfg.Logger = log
 	cfg.Enrich = enrich
@@ -186,7 +165,7 @@ func runTestAlert(o *options, stdout io.Writer, remote []alert.Notifier) int {
 		fmt.Fprintln(stdout, "no notifier configured: set -slack_url, -pagerduty_routing_key, -webhook_url or -opsgenie_api_key (or their environment variables or files)")
 		return 2
 	}
-	results := alert.TestAlert(context.Background(), o.host, o.notify.notifyTimeout, remote)
+	results := alert.TestAlert(context.Background(), o.flow.Host, o.dispatch.NotifyTimeout, remote)
 	code := 0
 	for _, r := range results {
 		if r.OK() {

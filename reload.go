@@ -5,95 +5,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"reflect"
-	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/wherefore/wherefore/alert"
-	"github.com/wherefore/wherefore/anomaly"
 	"github.com/wherefore/wherefore/flow"
 )
-
-// alerting holds the dispatcher in use. A reload builds a new one (new
-// notifiers, a reopened alert record) and swaps it in; the old one drains.
-type alerting struct {
-	mu sync.RWMutex
-	d  *alert.Dispatcher
-	// draining are dispatchers a reload replaced that are still delivering
-	// what they had queued; retired sums the counters of those that have
-	// finished. Both count in stats, so the metrics' counters never go
-	// backwards, not even while a swap is under way.
-	draining []*alert.Dispatcher
-	retired  alert.Stats
-}
-
-// stats returns the current dispatcher's snapshot plus the counters of
-// every replaced one (depths are the current one's).
-func (al *alerting) stats() alert.Stats {
-	al.mu.RLock()
-	defer al.mu.RUnlock()
-	s := al.d.Stats()
-	for _, d := range al.draining {
-		s.Add(d.Stats())
-	}
-	s.Add(al.retired)
-	return s
-}
-
-// retire moves a closed dispatcher's final counters to the retired sums.
-func (al *alerting) retire(d *alert.Dispatcher) {
-	al.mu.Lock()
-	defer al.mu.Unlock()
-	if i := slices.Index(al.draining, d); i >= 0 {
-		al.draining = slices.Delete(al.draining, i, i+1)
-	}
-	al.retired.Add(d.Stats())
-}
-
-func (al *alerting) submit(alerts []*alert.Alert) {
-	al.mu.RLock()
-	defer al.mu.RUnlock()
-	for _, a := range alerts {
-		al.d.Submit(a)
-	}
-}
-
-func (al *alerting) current() *alert.Dispatcher {
-	al.mu.RLock()
-	defer al.mu.RUnlock()
-	return al.d
-}
-
-// swap installs d; no Submit can reach the old dispatcher afterwards, so it
-// can be closed (drained) safely, then retired.
-func (al *alerting) swap(d *alert.Dispatcher) *alert.Dispatcher {
-	al.mu.Lock()
-	defer al.mu.Unlock()
-	old := al.d
-	al.d = d
-	al.draining = append(al.draining, old)
-	return old
-}
-
-// detectorFactory returns a constructor of the anomaly tests for flow shards.
-func detectorFactory(acfg anomaly.Config) func(*rand.Rand) anomaly.Detector {
-	return func(rng *rand.Rand) anomaly.Detector {
-		d, err := anomaly.NewAnomalyzer(acfg, rng)
-		if err != nil {
-			panic(err) // the config was validated before
-		}
-		return d
-	}
-}
 
 // reloadable lists the flags SIGHUP applies; every other change needs a
 // restart (capture, files, table sizes, the interval).
@@ -104,6 +27,9 @@ func reloadable(name string) bool {
 		"alert_queue_size", "alert_cooldown", "alert_rate_limit", "notify_timeout", "notify_retry_budget", "dns_lookup",
 		"process_lookup", "process_cache_ttl":
 		return true
+	}
+	if name == "anom_gv_cap" {
+		return false // the flow table's series length: a restart
 	}
 	return strings.HasPrefix(name, "anom_") || strings.HasPrefix(name, "slack_") ||
 		strings.HasPrefix(name, "pagerduty_") || strings.HasPrefix(name, "webhook_") || strings.HasPrefix(name, "opsgenie_")
@@ -147,9 +73,10 @@ func isSecret(v flag.Value) bool {
 }
 
 // reloader applies SIGHUP: it rereads the config file (and the original
-// command line, which still wins), validates everything, then swaps in the
-// new alerting and flow settings; flow state is kept. A config that does
-// not validate is rejected and the running one stays.
+// command line, which still wins), validates and builds everything, and only
+// then swaps in the new alerting and flow settings together; flow state is
+// kept. A config that fails anywhere is rejected and the running one stays
+// whole.
 type reloader struct {
 	args      []string
 	current   *flag.FlagSet // the running values
@@ -164,61 +91,48 @@ type reloader struct {
 }
 
 func (r *reloader) reload() error {
-	o, fs, explicit, err := parseFlagSet(r.args, io.Discard)
+	o, fs, explicit, err := parseFlagSet(r.args)
 	if err != nil {
 		return err
 	}
 	reloadChanges, restartChanges := changedFlags(r.current, fs)
 	// Settings that need a restart keep their running values.
 	r.current.VisitAll(func(f *flag.Flag) {
-		if !reloadable(f.Name) {
-			if err == nil {
-				err = fs.Set(f.Name, f.Value.String())
-			}
+		if !reloadable(f.Name) && err == nil {
+			err = fs.Set(f.Name, f.Value.String())
 		}
 	})
 	if err != nil {
 		return err
 	}
-	acfg, filter, err := checkSettings(o)
+	set, err := buildSettings(o)
 	if err != nil {
 		return err
-	}
-	lvl, err := logrus.ParseLevel(o.logLevel)
-	if err != nil {
-		return fmt.Errorf("-loglevel %q: valid levels are debug, info, warn, error", o.logLevel)
 	}
 	remote, err := remoteNotifiers(o, explicit)
 	if err != nil {
 		return err
 	}
-	keep := *o
-	settings := flow.Settings{
-		MinBytes: keep.minBytes, Threshold: keep.threshold, ResolveAfter: keep.resolveAfter, Filter: filter,
-		NewDetector: detectorFactory(acfg),
-		Baseline:    func(series []float64) float64 { return anomaly.ReferenceMean(series, acfg) },
-	}
-	if err := r.agg.Reconfigure(settings); err != nil {
-		return err
-	}
-	record, err := alertRecord(&keep, r.stdout, r.fileMode)
+	record, err := alertRecord(o, r.stdout, r.fileMode)
 	if err != nil {
 		return err
 	}
-	d, err := newDispatcher(&keep, r.log, record, remote, r.spoolDir, r.fileMode, chainEnrichers(r.processOn(&keep), r.enrich))
+	d, err := newDispatcher(set.dispatch, r.log, record, remote, r.spoolDir, r.fileMode, chainEnrichers(r.processOn(o), r.enrich))
 	if err != nil {
+		record.Close()
 		return err
 	}
-	old := r.alerting.swap(d)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := old.Close(ctx); err != nil {
-			r.log.WithError(err).Warn("previous alert delivery did not finish; what is left is spooled")
-		}
-		r.alerting.retire(old)
-	}()
-	r.log.SetLevel(lvl)
+	// Everything is built and valid: the flow settings are stored for the
+	// next interval and the dispatcher swapped in, together.
+	if err := r.agg.Reconfigure(set.reloadable()); err != nil {
+		closeUnused(d)
+		return err
+	}
+	if err := r.alerting.swap(d); err != nil {
+		closeUnused(d)
+		return err
+	}
+	r.log.SetLevel(set.level)
 	r.current = fs
 	e := r.log.WithField("changed", strings.Join(reloadChanges, "; "))
 	if len(restartChanges) > 0 {
@@ -226,6 +140,13 @@ func (r *reloader) reload() error {
 	}
 	e.Info("configuration reloaded (alert record reopened, flow state kept)")
 	return nil
+}
+
+// closeUnused closes a dispatcher that never received an alert.
+func closeUnused(d *alert.Dispatcher) {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	d.Close(ctx)
 }
 
 // handleSIGHUP reloads on every SIGHUP until ctx ends.

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -16,98 +14,15 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/wherefore/wherefore/alert"
-	"github.com/wherefore/wherefore/anomaly"
 	"github.com/wherefore/wherefore/archive"
 	"github.com/wherefore/wherefore/capture"
-	"github.com/wherefore/wherefore/flow"
 )
 
-// anomalyConfig maps the -anom_* flags onto the anomaly tests' settings.
-func anomalyConfig(o *options) anomaly.Config {
-	var methods []string
-	for _, m := range strings.Split(o.methods, ",") {
-		if m = strings.TrimSpace(m); m != "" {
-			methods = append(methods, m)
-		}
-	}
-	return anomaly.Config{
-		Delay:       o.delay,
-		Sensitivity: o.sensitivity,
-		UpperBound:  o.upperBound.value(),
-		LowerBound:  o.lowerBound.value(),
-		ActiveSize:  o.activeSize,
-		NSeasons:    o.nSeasons,
-		PermCount:   o.permCount,
-		Methods:     methods,
-	}
-}
-
-func newLogger(level string, w io.Writer) (*logrus.Logger, error) {
-	lvl, err := logrus.ParseLevel(level)
-	if err != nil || lvl < logrus.ErrorLevel {
-		return nil, fmt.Errorf("-loglevel %q: valid levels are debug, info, warn, error", level)
-	}
-	log := logrus.New()
-	log.SetOutput(w)
-	log.SetLevel(lvl)
-	log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: time.RFC3339})
-	return log, nil
-}
-
-// validate checks every flag that does not belong to one package's Config.
-func validate(o *options) error {
-	if o.sensitivity < 0 || o.sensitivity > 1 {
-		return fmt.Errorf("-anom_sensitivity %g: must be in [0,1] (the magnitude test's probability is capped at 1, so a larger gate would silence every alert)", o.sensitivity)
-	}
-	if o.activeSize < 1 {
-		return fmt.Errorf("-anom_active_size %d: must be at least 1", o.activeSize)
-	}
-	if o.nSeasons < 0 {
-		return fmt.Errorf("-anom_n_seasons %d: must be positive (0 means 4)", o.nSeasons)
-	}
-	if o.permCount < 0 {
-		return fmt.Errorf("-anom_perm_count %d: must be positive (0 means 500)", o.permCount)
-	}
-	switch o.progress {
-	case "auto", "on", "off":
-	default:
-		return fmt.Errorf("-progress %q: valid values are auto, on, off", o.progress)
-	}
-	if o.maxPcapLogSize < 1 {
-		return fmt.Errorf("-max_pcap_log_size %d: must be at least 1 MB", o.maxPcapLogSize)
-	}
-	if o.maxPcapRotations < 1 {
-		return fmt.Errorf("-max_pcap_rotations %d: must be at least 1", o.maxPcapRotations)
-	}
-	return nil
-}
-
-// checkSettings validates what the flags say beyond each package's own
-// Config and builds the anomaly settings and the address filter; start-up
-// and reloads share it.
-func checkSettings(o *options) (anomaly.Config, *flow.Filter, error) {
-	if err := validate(o); err != nil {
-		return anomaly.Config{}, nil, err
-	}
-	if err := o.process.validate(); err != nil {
-		return anomaly.Config{}, nil, err
-	}
-	acfg := anomalyConfig(o)
-	if err := acfg.Validate(); err != nil {
-		return anomaly.Config{}, nil, fmt.Errorf("anomaly tests (-anom_*): %w", err)
-	}
-	filter, err := flow.ParseFilter(o.filterCIDR, o.filterBool, o.filterSrc, o.filterDst)
-	if err != nil {
-		return anomaly.Config{}, nil, err
-	}
-	return acfg, filter, nil
-}
-
-// runPipeline wires capture -> flow -> alert and runs until the capture ends
-// or a signal arrives.
+// runPipeline wires capture -> flow -> alert, runs until the capture ends
+// or a signal arrives, and stops every stage in reverse order.
 func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[string]bool, stdout, stderr io.Writer) int {
-	log, err := newLogger(o.logLevel, stderr)
+	progress := newProgressWriter(stderr)
+	log, err := newLogger(o.logLevel, progress)
 	if err != nil {
 		fmt.Fprintln(stderr, "wherefore:", err)
 		return 2
@@ -116,181 +31,115 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		log.WithError(err).Error("wherefore cannot start")
 		return 2
 	}
-	acfg, filter, err := checkSettings(o)
-	if err != nil {
-		return fail(err)
-	}
-	fileMode := o.pcapfile != ""
-	remote, err := remoteNotifiers(o, explicit)
+	set, err := buildSettings(o)
 	if err != nil {
 		return fail(err)
 	}
 	if o.notify.testAlert {
-		return runTestAlert(o, stdout, remote)
-	}
-	record, err := alertRecord(o, stdout, fileMode)
-	if err != nil {
-		return fail(err)
-	}
-	// Undelivered alerts wait on disk for the next start. An analyst reading
-	// a file gets a spool only when asking for a log directory.
-	spoolDir := ""
-	if !fileMode || explicit["l"] || explicit["log_dir"] {
-		spoolDir = filepath.Join(o.logDir, "alert_spool")
-	}
-
-	ccfg := capture.Config{
-		Interface: o.iface, File: o.pcapfile, Snaplen: o.snaplen, ReadTimeout: o.wireTO,
-		Promisc: o.promisc, BufferSize: o.bufferSize, BPF: o.bpf, Daq: o.daq, FileReader: o.fileReader,
-	}
-	src, err := capture.Open(ccfg)
-	if err != nil {
-		return fail(withInterfaceHint(err, o))
-	}
-	defer src.Close()
-	if !capture.Supported(src.LinkType()) {
-		log.WithField("link_type", src.LinkType()).Warn("link type not supported: its packets are counted as skipped (supported: Ethernet, 802.1Q, Linux SLL/SLL2, raw IP, BSD loopback)")
-	}
-
-	var recorder *archive.Recorder
-	var enrich func(context.Context, *alert.Alert)
-	var tap capture.Tap
-	if evidenceEnabled(o) {
-		recorder, err = openRecorder(o, src, log)
+		remote, err := remoteNotifiers(o, explicit)
 		if err != nil {
 			return fail(err)
 		}
-		defer closeRecorder(recorder, log)
-		enrich = archiveEnricher(recorder, log)
-		tap = recorder.Tap
+		return runTestAlert(o, stdout, remote)
 	}
-	// Processes are looked up before archiving: sockets vanish, while
-	// archiving takes time moving files.
-	processOn := (&processLookups{fileMode: fileMode, log: log}).enricher
-	dispatcher, err := newDispatcher(o, log, record, remote, spoolDir, fileMode, chainEnrichers(processOn(o), enrich))
-	if err != nil {
+	p := &pipeline{o: o, set: set, log: log, fileMode: o.capture.File != ""}
+	// Signals are caught until the very end, so a second SIGTERM does not
+	// cut the drain of alert delivery short.
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	p.started("signals", stopSignals)
+	defer p.stop()
+	if err := p.start(explicit, stdout); err != nil {
 		return fail(err)
 	}
-	al := &alerting{d: dispatcher}
-	// The dispatcher closes before the recorder (deferred earlier, so run
-	// later): alerts still queued need the recorder to archive their packets.
-	dispatcherClosed := false
-	closeDispatcher := func() {
-		if dispatcherClosed {
-			return
+	p.started("reload", handleSIGHUP(ctx, &reloader{args: args, current: fs, log: log, stdout: stdout, fileMode: p.fileMode,
+		spoolDir: p.spoolDir, enrich: p.enrich, alerting: p.alerting, agg: p.agg, processOn: p.processOn}))
+	if o.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return fail(err)
 		}
-		dispatcherClosed = true
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := al.current().Close(ctx); err != nil {
-			log.WithError(err).Warn("alert delivery did not finish; what is left is spooled for the next start")
-		}
+		p.started("cpuprofile", stopProfile)
 	}
-	defer closeDispatcher()
-	fcfg := flow.Config{
-		Interval:     o.interval,
-		SeriesCap:    o.gvCap,
-		Shards:       o.shards,
-		IdleTimeout:  o.idleTimeout,
-		MaxFlows:     o.maxFlows,
-		MinBytes:     o.minBytes,
-		Threshold:    o.threshold,
-		ResolveAfter: o.resolveAfter,
-		Filter:       filter,
-		Host:         o.host,
-		Seed:         o.seed,
-		NewDetector:  detectorFactory(acfg),
-		Baseline:     func(series []float64) float64 { return anomaly.ReferenceMean(series, acfg) },
-	}
-	agg, err := flow.New(fcfg, al.submit)
-	if err != nil {
-		return fail(err)
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	stopHUP := handleSIGHUP(ctx, &reloader{args: args, current: fs, log: log, stdout: stdout, fileMode: fileMode,
-		spoolDir: spoolDir, enrich: enrich, alerting: al, agg: agg, processOn: processOn})
-	defer stopHUP()
-
-	counters := new(capture.Counters)
-	reader := &capture.Reader{Source: src, Sink: agg, Counters: counters, Tap: tap, Live: !fileMode}
 	log.WithFields(logrus.Fields{
-		"source":   src.Describe(),
-		"interval": o.interval,
-		"filter":   filter.String(),
-		"bpf":      o.bpf,
-		"methods":  strings.Join(acfg.Methods, ","),
+		"source":   p.src.Describe(),
+		"interval": o.flow.Interval,
+		"filter":   set.flow.Filter.String(),
+		"bpf":      o.capture.BPF,
+		"methods":  strings.Join(set.anomaly.Methods, ","),
 	}).Info("wherefore started")
 
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return fail(fmt.Errorf("-cpuprofile: %w", err))
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fail(fmt.Errorf("-cpuprofile: %w", err))
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		}()
-	}
 	start := time.Now()
-	progressDone := startProgress(ctx, o, stderr, counters, fileSize(o.pcapfile))
-	kernel := new(kernelCache)
-	statsDone := watchKernel(ctx, log, src, kernel, 5*time.Second, time.Minute)
-	stopMetrics, err := startMetrics(o, pipelineStats{counters: counters, kernel: kernel, flows: agg,
-		alerting: al, recorder: recorder, detector: "anomalyzer"}, log)
+	p.started("progress", startProgress(ctx, o, progress, p.counters, fileSize(o.capture.File), 2*time.Second))
+	p.started("kernel counters", watchKernel(ctx, log, p.src, p.kernel, 5*time.Second, time.Minute))
+	stopMetrics, err := startMetrics(o, p)
 	if err != nil {
-		statsDone()
 		return fail(err)
 	}
-	stopWatchdog := notifySystemd(ctx, log, counters, stallAfter(o))
-	readErr := reader.Run(ctx)
-	stopWatchdog()
-	statsDone()
-	progressDone()
-	agg.Close()
-	closeDispatcher()
-	if recorder != nil {
-		// Before the summary, so it counts every packet written at Close.
-		closeRecorder(recorder, log)
-	}
-	elapsed := time.Since(start)
+	p.started("watchdog", notifySystemd(ctx, log, p.counters, stallAfter(o)))
 
-	if ks, ok := src.Stats(); ok {
-		kernel.store(ks)
-		log.WithFields(logrus.Fields{"received": ks.Received, "dropped": ks.Dropped, "if_dropped": ks.InterfaceDropped}).Info("kernel capture counters")
-	}
+	reader := &capture.Reader{Source: p.src, Sink: p.agg, Counters: p.counters, Tap: p.tap, Live: !p.fileMode}
+	readErr := reader.Run(ctx)
+	interrupted := ctx.Err() != nil
+	// The metrics outlive the other stages, so a scrape during the
+	// shutdown still answers.
+	p.stop()
+	elapsed := time.Since(start)
 	stopMetrics()
-	if fileMode || readErr != nil {
+
+	if p.fileMode || readErr != nil {
 		var evidence *archive.Stats
-		if recorder != nil {
-			st := recorder.Stats()
+		if p.recorder != nil {
+			st := p.recorder.Stats()
 			evidence = &st
 		}
 		printSummary(stderr, summary{
-			source: src.Describe(), counters: counters, flows: agg.Stats(),
-			delivery: al.stats(), evidence: evidence, elapsed: elapsed, err: readErr,
+			source: p.src.Describe(), counters: p.counters, flows: p.agg.Stats(),
+			delivery: p.alerting.stats(), evidence: evidence, elapsed: elapsed, err: readErr,
 		})
 	}
 	if readErr != nil {
 		log.WithError(readErr).Error("capture stopped")
 		return 1
 	}
-	if ctx.Err() != nil {
+	if interrupted {
 		log.Info("stopped by signal; the interval in flight was closed and the alert record flushed")
 	}
 	return 0
+}
+
+func newLogger(level string, w io.Writer) (*logrus.Logger, error) {
+	lvl, err := parseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	log := logrus.New()
+	log.SetOutput(w)
+	log.SetLevel(lvl)
+	log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: time.RFC3339})
+	return log, nil
+}
+
+// startCPUProfile writes a Go CPU profile to path until the returned stop.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // withInterfaceHint adds the interfaces libpcap can see to an error about a
 // missing interface, the commonest first-run mistake ("eth0" on a host that
 // names it ens3).
 func withInterfaceHint(err error, o *options) error {
-	if o.pcapfile != "" {
+	if o.capture.File != "" {
 		return err
 	}
 	names := capture.InterfaceNames()
@@ -363,14 +212,5 @@ func stallAfter(o *options) time.Duration {
 	if o.metrics.stallAfter > 0 {
 		return o.metrics.stallAfter
 	}
-	return max(3*o.wireTO, 10*time.Second)
-}
-
-// closeRecorder flushes and closes every pcap; a second call does nothing.
-func closeRecorder(rec *archive.Recorder, log *logrus.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := rec.Close(ctx); err != nil && !errors.Is(err, archive.ErrClosed) {
-		log.WithError(err).Error("closing the packet logs")
-	}
+	return max(3*o.capture.ReadTimeout, 10*time.Second)
 }

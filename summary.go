@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
-	"sync"
 	"time"
 
 	"github.com/wherefore/wherefore/alert"
@@ -76,53 +73,6 @@ func printSummary(w io.Writer, s summary) {
 			e.PacketsWritten, e.PacketsDropped, e.PacketsLost, e.Archives)
 	}
 	fmt.Fprintf(w, "  elapsed       %s (%.0f packets/s)\n", s.elapsed.Round(time.Millisecond), rate)
-}
-
-// startProgress prints a progress line to stderr every two seconds while a
-// capture file is read, when asked or when stderr is a terminal. The
-// returned function stops it and clears the line.
-func startProgress(ctx context.Context, o *options, w io.Writer, c *capture.Counters, size int64) func() {
-	on := o.progress == "on"
-	if o.progress == "auto" && o.pcapfile != "" {
-		if f, ok := w.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				on = true
-			}
-		}
-	}
-	if !on || o.pcapfile == "" {
-		return func() {}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		start := time.Now()
-		tick := time.NewTicker(2 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				fmt.Fprint(w, "\r\033[K")
-				return
-			case <-tick.C:
-				pkts := c.Packets.Load()
-				line := fmt.Sprintf("%d packets, %s, %.0f packets/s", pkts, alert.HumanBytes(float64(c.Bytes.Load())),
-					float64(pkts)/time.Since(start).Seconds())
-				if size > 0 {
-					// Record headers are not counted, so this slightly
-					// under-reports; it is a progress bar, not an audit.
-					line = fmt.Sprintf("%3.0f%%  %s", 100*float64(c.Captured.Load())/float64(size), line)
-				}
-				fmt.Fprintf(w, "\r\033[K%s", line)
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		wg.Wait()
-	}
 }
 
 // printDelivery reports what happened to the alerts of each remote

@@ -315,6 +315,8 @@ type Settings struct {
 	Filter       *Filter
 	NewDetector  func(rng *rand.Rand) anomaly.Detector
 	Baseline     func(series []float64) float64
+	Host         string
+	Seed         uint64
 }
 
 // Reconfigure validates s and has it take effect from the next interval
@@ -322,8 +324,8 @@ type Settings struct {
 // It may be called from any goroutine.
 func (a *Aggregator) Reconfigure(s Settings) error {
 	c := a.cfg // only for validation; the copy's other fields are not used
-	c.MinBytes, c.Threshold, c.ResolveAfter, c.Filter, c.NewDetector, c.Baseline =
-		s.MinBytes, s.Threshold, s.ResolveAfter, s.Filter, s.NewDetector, s.Baseline
+	c.MinBytes, c.Threshold, c.ResolveAfter, c.Filter, c.NewDetector, c.Baseline, c.Host, c.Seed =
+		s.MinBytes, s.Threshold, s.ResolveAfter, s.Filter, s.NewDetector, s.Baseline, s.Host, s.Seed
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -338,8 +340,8 @@ func (a *Aggregator) applyReload() {
 	if s == nil {
 		return
 	}
-	a.cfg.MinBytes, a.cfg.Threshold, a.cfg.ResolveAfter, a.cfg.Filter, a.cfg.NewDetector, a.cfg.Baseline =
-		s.MinBytes, s.Threshold, s.ResolveAfter, s.Filter, s.NewDetector, s.Baseline
+	a.cfg.MinBytes, a.cfg.Threshold, a.cfg.ResolveAfter, a.cfg.Filter, a.cfg.NewDetector, a.cfg.Baseline, a.cfg.Host, a.cfg.Seed =
+		s.MinBytes, s.Threshold, s.ResolveAfter, s.Filter, s.NewDetector, s.Baseline, s.Host, s.Seed
 	a.flushPending()
 	for _, sh := range a.shards {
 		c := a.cfg
