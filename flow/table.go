@@ -21,12 +21,19 @@ func makeKey(src, dst netip.Addr) key {
 }
 
 func (k key) addrs() (src, dst netip.Addr) {
-	var s, d [16]byte
+	return k.srcAddr(), key{src0: k.dst0, src1: k.dst1}.srcAddr()
+}
+
+func (k key) srcAddr() netip.Addr {
+	var s [16]byte
 	binary.BigEndian.PutUint64(s[0:8], k.src0)
 	binary.BigEndian.PutUint64(s[8:16], k.src1)
-	binary.BigEndian.PutUint64(d[0:8], k.dst0)
-	binary.BigEndian.PutUint64(d[8:16], k.dst1)
-	return netip.AddrFrom16(s).Unmap(), netip.AddrFrom16(d).Unmap()
+	return netip.AddrFrom16(s).Unmap()
+}
+
+// reverse returns the key of the opposite direction.
+func (k key) reverse() key {
+	return key{src0: k.dst0, src1: k.dst1, dst0: k.src0, dst1: k.src1}
 }
 
 // String renders the key as "src->dst".
@@ -47,6 +54,16 @@ func (k *key) hash() uint64 {
 	return h ^ h>>32
 }
 
+// shardHash is the same for both directions of a pair, so a shard sees a
+// SYN and the SYN-ACK or RST that answers it, and judges tries without
+// asking another shard.
+func (k *key) shardHash() uint64 {
+	const m = 0x9e3779b97f4a7c15
+	h := ((k.src0 ^ k.dst0) ^ 0xcbf29ce484222325) * m
+	h = (h ^ k.src1 ^ k.dst1) * m
+	return h ^ h>>29
+}
+
 const none = -1
 
 // flowState is one tracked flow. Like key, it holds no pointers; its series
@@ -54,8 +71,7 @@ const none = -1
 type flowState struct {
 	key        key
 	hash       uint64
-	bytes      uint64 // in the open interval
-	packets    uint64
+	counts           // in the open interval
 	lastActive int64 // last interval with a packet
 	lastClosed int64 // last interval appended to the series
 	lastAlert  int64 // last interval that raised an alert; valid when alerted
@@ -64,6 +80,7 @@ type flowState struct {
 	length     uint16
 	alerted    bool // raised an alert not yet resolved
 	inUse      bool
+	local      uint8 // localSrc, localDst
 }
 
 // table holds one shard's flows: a slab of states, an open-addressing index
