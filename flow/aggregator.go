@@ -46,6 +46,7 @@ type Aggregator struct {
 	// merged sums the shards' aggregates of the interval being collected;
 	// the dropped counters are what merging had to leave out.
 	merged      *aggregates
+	view        Aggregates
 	srcDropped  atomic.Uint64
 	dstDropped  atomic.Uint64
 	hostDropped atomic.Uint64
@@ -289,7 +290,8 @@ func (a *Aggregator) observe(idx int64, shards []*aggregates) {
 	slices.SortFunc(m.src.vals, func(x, y SourceStat) int { return x.Addr.Compare(y.Addr) })
 	slices.SortFunc(m.dst.vals, func(x, y DestStat) int { return x.Addr.Compare(y.Addr) })
 	slices.SortFunc(m.host.vals, func(x, y HostStat) int { return x.Addr.Compare(y.Addr) })
-	agg := Aggregates{Sources: m.src.vals, Dests: m.dst.vals, Hosts: m.host.vals}
+	agg := &a.view
+	*agg = Aggregates{Sources: m.src.vals, Dests: m.dst.vals, Hosts: m.host.vals}
 	for _, g := range shards {
 		agg.SourcesDropped += g.src.dropped
 		agg.DestsDropped += g.dst.dropped
@@ -298,7 +300,8 @@ func (a *Aggregator) observe(idx int64, shards []*aggregates) {
 	agg.SourcesDropped += m.src.dropped
 	agg.DestsDropped += m.dst.dropped
 	agg.HostsDropped += m.host.dropped
-	a.cfg.Observer.ObserveInterval(a.clock.Interval(idx), &agg)
+	a.cfg.Observer.ObserveInterval(a.clock.Interval(idx), agg)
+	*agg = Aggregates{}
 	for i, g := range shards {
 		g.reset()
 		a.shards[i].aggFree <- g

@@ -89,6 +89,7 @@ type shard struct {
 	aggs    *aggregates
 	aggFree chan *aggregates
 	pairs   []PairStat
+	view    PairView
 }
 
 func newShard(id int, cfg Config, out chan<- result, batches, batchSize int) *shard {
@@ -244,7 +245,9 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 	}
 	s.active = s.active[:0]
 	if s.aggs != nil {
-		s.cfg.Observer.ObservePairs(s.id, s.interval(idx), &PairView{Pairs: s.pairs, tab: t})
+		s.view = PairView{Pairs: s.pairs, tab: t}
+		s.cfg.Observer.ObservePairs(s.id, s.interval(idx), &s.view)
+		s.view = PairView{}
 		c := &s.counters
 		c.srcDropped.Add(s.aggs.src.dropped)
 		c.dstDropped.Add(s.aggs.dst.dropped)
