@@ -90,6 +90,7 @@ type shard struct {
 	aggFree chan *aggregates
 	pairs   []PairStat
 	view    PairView
+	evicted flowState // the flow lookup evicted last
 }
 
 func newShard(id int, cfg Config, out chan<- result, batches, batchSize int) *shard {
@@ -149,10 +150,10 @@ func (s *shard) account(entries []entry) {
 	var created, evicted uint64
 	for i := range entries {
 		e := &entries[i]
-		slot, isNew, old := t.lookup(&e.k, e.hash, s.cur)
-		if old != nil {
+		slot, isNew, didEvict := t.lookup(&e.k, e.hash, s.cur, &s.evicted)
+		if didEvict {
 			evicted++
-			s.dropped(old)
+			s.dropped(&s.evicted)
 		}
 		f := &t.flows[slot]
 		f.bytes += uint64(e.wire)

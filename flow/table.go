@@ -151,17 +151,18 @@ func (t *table) find(k *key, h uint64) (uint64, bool) {
 }
 
 // lookup returns the slab position of k, creating the flow (and evicting the
-// least recently active one when the table is full) when absent. evicted is
-// a copy of the evicted flow, or nil.
-func (t *table) lookup(k *key, h uint64, now int64) (slot int32, created bool, evicted *flowState) {
+// least recently active one when the table is full) when absent. When it
+// evicts, it copies the evicted flow into *old (caller-owned, so eviction
+// allocates nothing) and reports it.
+func (t *table) lookup(k *key, h uint64, now int64, old *flowState) (slot int32, created, evicted bool) {
 	p, ok := t.find(k, h)
 	if ok {
-		return t.slots[p] - 1, false, nil
+		return t.slots[p] - 1, false, false
 	}
 	if t.count >= t.maxFlows && t.tail != none {
-		old := t.flows[t.tail]
+		*old = t.flows[t.tail]
 		t.remove(t.tail)
-		evicted = &old
+		evicted = true
 		p, _ = t.find(k, h) // removal may have shifted the probe sequence
 	}
 	if uint64(t.count+1)*2 > t.mask+1 {

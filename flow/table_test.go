@@ -29,8 +29,9 @@ func TestTableAgreesWithMap(t *testing.T) {
 				}
 				continue
 			}
-			slot, created, evicted := tab.lookup(&k, h, int64(step))
-			if evicted != nil {
+			var evicted flowState
+			slot, created, didEvict := tab.lookup(&k, h, int64(step), &evicted)
+			if didEvict {
 				if _, ok := model[evicted.key]; !ok {
 					t.Fatalf("step %d: evicted a key the model does not have", step)
 				}
