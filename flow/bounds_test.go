@@ -15,7 +15,7 @@ import (
 // anything.
 type countingObserver struct {
 	pairs, sources, dropped atomic.Uint64
-	maxSources             atomic.Uint64
+	maxSources              atomic.Uint64
 }
 
 func (o *countingObserver) ObservePairs(_ int, _ Interval, v *PairView) {
