@@ -74,12 +74,11 @@ type SourceStat struct {
 	ICMPBytes uint64
 	peers     addrSample
 	ports     portSample
-	k         addrKey
 }
 
-// SamplePeers returns up to four destinations, lowest first, preferring
-// destinations tried over those merely sent to. Valid while s is.
-func (s *SourceStat) SamplePeers() []netip.Addr { return s.peers.all() }
+// SamplePeers appends up to four of the destinations it tried, lowest
+// first, to dst, for the alert text.
+func (s *SourceStat) SamplePeers(dst []netip.Addr) []netip.Addr { return s.peers.appendTo(dst) }
 
 // SamplePorts returns up to four destination ports tried, lowest first.
 func (s *SourceStat) SamplePorts() []uint16 { return s.ports.all() }
@@ -97,11 +96,10 @@ type DestStat struct {
 	Attempts Attempts
 	peers    addrSample
 	ports    portSample
-	k        addrKey
 }
 
-// SamplePeers returns up to four sources, lowest first. Valid while d is.
-func (d *DestStat) SamplePeers() []netip.Addr { return d.peers.all() }
+// SamplePeers appends up to four of its sources, lowest first, to dst.
+func (d *DestStat) SamplePeers(dst []netip.Addr) []netip.Addr { return d.peers.appendTo(dst) }
 
 // SamplePorts returns up to four of the ports tried on it, lowest first.
 func (d *DestStat) SamplePorts() []uint16 { return d.ports.all() }
@@ -117,7 +115,6 @@ type HostStat struct {
 	// received from.
 	PeersOut uint64
 	PeersIn  uint64
-	k        addrKey
 }
 
 // addrKey is an address in the flow key's two-word form.
@@ -125,6 +122,15 @@ type addrKey struct{ hi, lo uint64 }
 
 func (k addrKey) addr() netip.Addr {
 	return key{src0: k.hi, src1: k.lo}.srcAddr()
+}
+
+func addrKeyOf(a netip.Addr) addrKey {
+	k := makeKey(a, netip.Addr{})
+	return addrKey{k.src0, k.src1}
+}
+
+func (k addrKey) less(o addrKey) bool {
+	return k.hi < o.hi || (k.hi == o.hi && k.lo < o.lo)
 }
 
 // accum holds one interval's values by address, at most max of them; a key
@@ -197,7 +203,7 @@ func pairStat(f *flowState, rev *flowState) PairStat {
 	a.Failed = tries - a.Answered
 	src, dst := f.key.addrs()
 	p := PairStat{
-		Src: src, Dst: dst, Bytes: f.bytes, Packets: f.packets, Ports: tries, Attempts: a,
+		Src: src, Dst: dst, Bytes: f.bytes, Packets: uint64(f.packets), Ports: tries, Attempts: a,
 		DNSBytes: uint64(f.dnsBytes), ICMPBytes: uint64(f.icmpBytes), New: f.length == 0,
 	}
 	for _, q := range f.ports[:f.nports] {
@@ -214,7 +220,7 @@ func (g *aggregates) fold(p *PairStat, f *flowState) {
 	tried := p.Attempts.Tried > 0
 	if s, created := g.src.get(sk); s != nil {
 		if created {
-			s.Addr, s.k = p.Src, sk
+			s.Addr = p.Src
 		}
 		s.Bytes += p.Bytes
 		s.Packets += p.Packets
@@ -224,7 +230,7 @@ func (g *aggregates) fold(p *PairStat, f *flowState) {
 			if p.Attempts.Failed == p.Attempts.Tried {
 				s.DstsFailed++
 			}
-			s.peers.add(p.Dst)
+			s.peers.add(dk)
 		}
 		s.Attempts.add(&p.Attempts)
 		s.DNSBytes += p.DNSBytes
@@ -233,7 +239,7 @@ func (g *aggregates) fold(p *PairStat, f *flowState) {
 	}
 	if d, created := g.dst.get(dk); d != nil {
 		if created {
-			d.Addr, d.k = p.Dst, dk
+			d.Addr = p.Dst
 		}
 		d.Bytes += p.Bytes
 		d.Packets += p.Packets
@@ -241,14 +247,14 @@ func (g *aggregates) fold(p *PairStat, f *flowState) {
 		if tried {
 			d.SrcsTrying++
 		}
-		d.peers.add(p.Src)
+		d.peers.add(sk)
 		d.Attempts.add(&p.Attempts)
 		d.ports.merge(&p.samples)
 	}
 	if f.local&localSrc != 0 {
 		if h, created := g.host.get(sk); h != nil {
 			if created {
-				h.Addr, h.k = p.Src, sk
+				h.Addr = p.Src
 			}
 			h.BytesOut += p.Bytes
 			h.PacketsOut += p.Packets
@@ -258,7 +264,7 @@ func (g *aggregates) fold(p *PairStat, f *flowState) {
 	if f.local&localDst != 0 {
 		if h, created := g.host.get(dk); h != nil {
 			if created {
-				h.Addr, h.k = p.Dst, dk
+				h.Addr = p.Dst
 			}
 			h.BytesIn += p.Bytes
 			h.PacketsIn += p.Packets
@@ -273,7 +279,7 @@ func (g *aggregates) fold(p *PairStat, f *flowState) {
 func (g *aggregates) merge(o *aggregates) {
 	for i := range o.src.vals {
 		v := &o.src.vals[i]
-		s, created := g.src.get(v.k)
+		s, created := g.src.get(addrKeyOf(v.Addr))
 		if s == nil {
 			continue
 		}
@@ -294,7 +300,7 @@ func (g *aggregates) merge(o *aggregates) {
 	}
 	for i := range o.dst.vals {
 		v := &o.dst.vals[i]
-		d, created := g.dst.get(v.k)
+		d, created := g.dst.get(addrKeyOf(v.Addr))
 		if d == nil {
 			continue
 		}
@@ -312,7 +318,7 @@ func (g *aggregates) merge(o *aggregates) {
 	}
 	for i := range o.host.vals {
 		v := &o.host.vals[i]
-		h, created := g.host.get(v.k)
+		h, created := g.host.get(addrKeyOf(v.Addr))
 		if h == nil {
 			continue
 		}
@@ -334,14 +340,21 @@ func (g *aggregates) merge(o *aggregates) {
 // order packets arrived in or on the shard count.
 const sampleSize = 4
 
+// addrSample holds addresses in key form: no pointers, and 16 bytes each
+// instead of netip.Addr's 24.
 type addrSample struct {
 	n int8
-	a [sampleSize]netip.Addr
+	a [sampleSize]addrKey
 }
 
-func (s *addrSample) all() []netip.Addr { return s.a[:s.n] }
+func (s *addrSample) appendTo(dst []netip.Addr) []netip.Addr {
+	for _, k := range s.a[:s.n] {
+		dst = append(dst, k.addr())
+	}
+	return dst
+}
 
-func (s *addrSample) add(a netip.Addr) {
+func (s *addrSample) add(a addrKey) {
 	i := int(s.n)
 	for j := range i {
 		if s.a[j] == a {
@@ -349,14 +362,14 @@ func (s *addrSample) add(a netip.Addr) {
 		}
 	}
 	if i == sampleSize {
-		if a.Compare(s.a[i-1]) >= 0 {
+		if !a.less(s.a[i-1]) {
 			return
 		}
 		i--
 	} else {
 		s.n++
 	}
-	for ; i > 0 && a.Compare(s.a[i-1]) < 0; i-- {
+	for ; i > 0 && a.less(s.a[i-1]); i-- {
 		s.a[i] = s.a[i-1]
 	}
 	s.a[i] = a

@@ -189,7 +189,7 @@ func TestAggregatesCountTriesApartFromAnswers(t *testing.T) {
 			check("vertical scanner attempts", v.Attempts, Attempts{Tried: 20, Failed: 20, SYNs: 21})
 			check("vertical scanner dsts", []uint64{v.Dsts, v.DstsTried, v.DstsFailed}, []uint64{1, 1, 1})
 			check("vertical scanner sample ports", v.SamplePorts(), []uint16{1000, 1001, 1002, 1003})
-			check("vertical scanner sample peers", v.SamplePeers(), []netip.Addr{netip.MustParseAddr("10.0.0.5")})
+			check("vertical scanner sample peers", v.SamplePeers(nil), []netip.Addr{netip.MustParseAddr("10.0.0.5")})
 			var pair PairStat
 			for _, p := range r.pairs[r.intervals[0].Index] {
 				if p.Src.String() == "203.0.113.66" {
@@ -201,7 +201,7 @@ func TestAggregatesCountTriesApartFromAnswers(t *testing.T) {
 			hs := r.source(t, 0, "10.0.0.99")
 			check("horizontal scanner attempts", hs.Attempts, Attempts{Tried: 30, Answered: 5, Refused: 25, Failed: 25, SYNs: 30})
 			check("horizontal scanner dsts", []uint64{hs.Dsts, hs.DstsTried, hs.DstsFailed}, []uint64{30, 30, 25})
-			check("horizontal scanner sample peers", hs.SamplePeers(), []netip.Addr{
+			check("horizontal scanner sample peers", hs.SamplePeers(nil), []netip.Addr{
 				netip.MustParseAddr("10.0.1.0"), netip.MustParseAddr("10.0.1.1"), netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.1.3")})
 
 			u := r.source(t, 0, "10.0.0.7")

@@ -13,7 +13,7 @@ import (
 // many more it sent.
 type counts struct {
 	bytes     uint64
-	packets   uint64
+	packets   uint32 // saturating, as the counters below
 	dnsBytes  uint32 // TCP or UDP packets from or to port 53
 	icmpBytes uint32 // ICMP and ICMPv6
 	syn       uint16 // TCP SYN without ACK: connections opened, retries included

@@ -157,7 +157,9 @@ func (s *shard) account(entries []entry) {
 		}
 		f := &t.flows[slot]
 		f.bytes += uint64(e.wire)
-		f.packets++
+		if f.packets != math.MaxUint32 {
+			f.packets++
+		}
 		s.measure(f, e)
 		if isNew {
 			if localIn(s.local, e.k.src0, e.k.src1) {
@@ -229,7 +231,7 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 			evaluated++
 			series := t.seriesInto(slot, s.scratch)
 			s.scores.Reset()
-			s.pcg.Seed(s.cfg.Seed^f.hash, uint64(idx))
+			s.pcg.Seed(s.cfg.Seed^f.key.hash(), uint64(idx))
 			p := s.det.Score(series, &s.scores)
 			if p >= s.cfg.Threshold && !math.IsNaN(p) {
 				alerts = append(alerts, s.build(f, idx, series, p, false))
@@ -327,7 +329,7 @@ func (s *shard) build(f *flowState, idx int64, series []float64, p float64, reso
 		Src:             src.String(),
 		Dst:             dst.String(),
 		Bytes:           f.bytes,
-		Packets:         f.packets,
+		Packets:         uint64(f.packets),
 		Series:          append([]float64(nil), series...),
 		Probability:     p,
 		Detector:        s.det.Name(),

@@ -70,7 +70,6 @@ const none = -1
 // lives in the table's shared slab.
 type flowState struct {
 	key        key
-	hash       uint64
 	counts           // in the open interval
 	lastActive int64 // last interval with a packet
 	lastClosed int64 // last interval appended to the series
@@ -96,6 +95,9 @@ type table struct {
 	free       []int32
 	head, tail int32
 	maxFlows   int
+	// hashOf is the hash lookups are given, recomputed where the table
+	// moves entries: storing it would cost 8 bytes per flow.
+	hashOf func(*key) uint64
 }
 
 // preallocFlows bounds the flows whose memory a table reserves up front.
@@ -105,7 +107,7 @@ type table struct {
 const preallocFlows = 4 << 20
 
 func newTable(maxFlows, seriesCap int) *table {
-	t := &table{seriesCap: seriesCap, head: none, tail: none, maxFlows: maxFlows}
+	t := &table{seriesCap: seriesCap, head: none, tail: none, maxFlows: maxFlows, hashOf: (*key).hash}
 	n := min(maxFlows, preallocFlows)
 	t.flows = make([]flowState, 0, n)
 	t.series = make([]uint64, 0, n*seriesCap)
@@ -125,7 +127,7 @@ func (t *table) resize(n int) {
 	t.mask = uint64(n - 1)
 	for i := range t.flows {
 		if f := &t.flows[i]; f.inUse {
-			p := f.hash & t.mask
+			p := t.hashOf(&f.key) & t.mask
 			for t.slots[p] != 0 {
 				p = (p + 1) & t.mask
 			}
@@ -143,7 +145,7 @@ func (t *table) find(k *key, h uint64) (uint64, bool) {
 		if s == none {
 			return p, false
 		}
-		if f := &t.flows[s]; f.hash == h && f.key == *k {
+		if t.flows[s].key == *k {
 			return p, true
 		}
 		p = (p + 1) & t.mask
@@ -177,7 +179,7 @@ func (t *table) lookup(k *key, h uint64, now int64, old *flowState) (slot int32,
 		t.flows = append(t.flows, flowState{})
 		t.series = append(t.series, make([]uint64, t.seriesCap)...)
 	}
-	t.flows[slot] = flowState{key: *k, hash: h, lastActive: now, lastClosed: now - 1, prev: none, next: none, inUse: true}
+	t.flows[slot] = flowState{key: *k, lastActive: now, lastClosed: now - 1, prev: none, next: none, inUse: true}
 	t.slots[p] = slot + 1
 	t.count++
 	t.pushFront(slot)
@@ -189,7 +191,7 @@ func (t *table) lookup(k *key, h uint64, now int64, old *flowState) (slot int32,
 // never slow down as flows come and go).
 func (t *table) remove(slot int32) {
 	f := &t.flows[slot]
-	i, _ := t.find(&f.key, f.hash)
+	i, _ := t.find(&f.key, t.hashOf(&f.key))
 	j := i
 	for {
 		j = (j + 1) & t.mask
@@ -197,7 +199,7 @@ func (t *table) remove(slot int32) {
 		if s == none {
 			break
 		}
-		home := t.flows[s].hash & t.mask
+		home := t.hashOf(&t.flows[s].key) & t.mask
 		// The entry at j stays if its home lies cyclically in (i, j].
 		if i <= j {
 			if i < home && home <= j {
