@@ -143,8 +143,11 @@ type accum[T any] struct {
 	dropped uint64
 }
 
+// newAccum reserves room for max values up front: reserved memory costs
+// address space, not resident memory, until keys use it, and spares the
+// copies of a growing slice when a flood of keys arrives.
 func newAccum[T any](max int) accum[T] {
-	return accum[T]{index: make(map[addrKey]int32, min(max, 1024)), max: max}
+	return accum[T]{index: make(map[addrKey]int32, min(max, 1024)), vals: make([]T, 0, max), max: max}
 }
 
 // get returns k's value, adding a zero one when absent; nil when full.
