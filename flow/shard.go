@@ -349,11 +349,13 @@ func (s *shard) build(f *flowState, idx int64, series []float64, p float64, reso
 // foldPair measures a pair's interval, judging its tries by the reverse
 // pair's replies, and adds it to the shard's aggregates.
 func (s *shard) foldPair(f *flowState) PairStat {
-	rk := f.key.reverse()
 	var rev *flowState
-	if p, ok := s.tab.find(&rk, rk.hash()); ok {
-		if r := &s.tab.flows[s.tab.slots[p]-1]; r.lastActive == s.cur && r.packets > 0 {
-			rev = r
+	if f.tcpTries != 0 || f.udpTries != 0 { // else there is nothing to judge
+		rk := f.key.reverse()
+		if p, ok := s.tab.find(&rk, rk.hash()); ok {
+			if r := &s.tab.flows[s.tab.slots[p]-1]; r.lastActive == s.cur && r.packets > 0 {
+				rev = r
+			}
 		}
 	}
 	p := pairStat(f, rev)
