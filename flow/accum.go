@@ -54,8 +54,9 @@ type PairStat struct {
 	samples portSample
 }
 
-// SamplePorts returns up to four of the destination ports tried, lowest
-// first, for the alert text. The slice is valid while p is.
+// SamplePorts returns up to four of the destination ports tried (the
+// first four), in ascending order, for the alert text. The slice is valid
+// while p is.
 func (p *PairStat) SamplePorts() []uint16 { return p.samples.all() }
 
 // SourceStat is one source address's interval, summed over its pairs.
@@ -80,7 +81,8 @@ type SourceStat struct {
 // first, to dst, for the alert text.
 func (s *SourceStat) SamplePeers(dst []netip.Addr) []netip.Addr { return s.peers.appendTo(dst) }
 
-// SamplePorts returns up to four destination ports tried, lowest first.
+// SamplePorts returns up to four destination ports tried, the lowest of
+// its pairs' samples (see PairStat.SamplePorts), in ascending order.
 func (s *SourceStat) SamplePorts() []uint16 { return s.ports.all() }
 
 // DestStat is one destination address's interval, summed over its pairs.
@@ -101,7 +103,8 @@ type DestStat struct {
 // SamplePeers appends up to four of its sources, lowest first, to dst.
 func (d *DestStat) SamplePeers(dst []netip.Addr) []netip.Addr { return d.peers.appendTo(dst) }
 
-// SamplePorts returns up to four of the ports tried on it, lowest first.
+// SamplePorts returns up to four of the ports tried on it, the lowest of
+// its pairs' samples, in ascending order.
 func (d *DestStat) SamplePorts() []uint16 { return d.ports.all() }
 
 // HostStat is one local host's interval: what it sent and received.
