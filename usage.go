@@ -18,7 +18,7 @@ func helpGroups() []helpGroup {
 	return []helpGroup{
 		{"Input", []string{"i", "pcapfile", "f", "s", "w", "daq", "file_reader", "promisc", "buffer_size",
 			"transfer_interval", "filter_ip_CIDR", "filter_bool", "filter_src", "filter_dst",
-			"flow_idle_timeout", "max_flows", "shards"}},
+			"flow_idle_timeout", "max_flows", "max_sources", "max_dests", "max_hosts", "max_port_sets", "shards"}},
 		{"Detection", []string{"alert_min_bytes", "alert_threshold", "resolve_after", "anom_methods",
 			"anom_active_size", "anom_n_seasons", "anom_sensitivity", "anom_upper_bound", "anom_lower_bound",
 			"anom_gv_cap", "anom_delay", "anom_perm_count", "seed"}},
