@@ -40,6 +40,7 @@ type pipelineStats struct {
 	alerting *alerting
 	recorder *archive.Recorder // nil without evidence
 	detector string
+	page     http.Handler // the live status page at /, or nil
 }
 
 // kernelCache holds the latest libpcap counters. Asking libpcap at scrape
@@ -209,6 +210,9 @@ func startMetrics(o *options, s pipelineStats, log *logrus.Logger) (stop func(),
 	reg.MustRegister(newCollector(s), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if s.page != nil {
+		mux.Handle("/", s.page)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		ok, since := healthy(s.counters, stallAfter, time.Now())
 		if !ok {

@@ -152,6 +152,12 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		log.WithField("link_type", src.LinkType()).Warn("link type not supported: its packets are counted as skipped (supported: Ethernet, 802.1Q, Linux SLL/SLL2, raw IP, BSD loopback)")
 	}
 
+	rep, err := newReporter(o, src.Describe())
+	if err != nil {
+		return fail(err)
+	}
+	defer rep.close()
+
 	var recorder *archive.Recorder
 	var enrich func(context.Context, *alert.Alert)
 	var tap capture.Tap
@@ -161,7 +167,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 			return fail(err)
 		}
 		defer closeRecorder(recorder, log)
-		enrich = archiveEnricher(recorder, log)
+		enrich = rep.evidence(archiveEnricher(recorder, log))
 		tap = recorder.Tap
 	}
 	// Processes are looked up before archiving: sockets vanish, while
@@ -202,7 +208,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		NewDetector:  detectorFactory(acfg),
 		Baseline:     func(series []float64) float64 { return anomaly.ReferenceMean(series, acfg) },
 	}
-	agg, err := flow.New(fcfg, al.submit)
+	agg, err := flow.New(fcfg, rep.emit(al.submit))
 	if err != nil {
 		return fail(err)
 	}
@@ -215,7 +221,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 	defer stopHUP()
 
 	counters := new(capture.Counters)
-	reader := &capture.Reader{Source: src, Sink: agg, Counters: counters, Tap: tap, Live: !fileMode}
+	reader := &capture.Reader{Source: src, Sink: rep.sinkFor(agg, counters), Counters: counters, Tap: tap, Live: !fileMode}
 	log.WithFields(logrus.Fields{
 		"source":   src.Describe(),
 		"interval": o.interval,
@@ -242,7 +248,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 	kernel := new(kernelCache)
 	statsDone := watchKernel(ctx, log, src, kernel, 5*time.Second, time.Minute)
 	stopMetrics, err := startMetrics(o, pipelineStats{counters: counters, kernel: kernel, flows: agg,
-		alerting: al, recorder: recorder, detector: "anomalyzer"}, log)
+		alerting: al, recorder: recorder, detector: "anomalyzer", page: rep.handler()}, log)
 	if err != nil {
 		statsDone()
 		return fail(err)
@@ -275,6 +281,10 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 			source: src.Describe(), counters: counters, flows: agg.Stats(),
 			delivery: al.stats(), evidence: evidence, elapsed: elapsed, err: readErr,
 		})
+		if err := rep.finish(stderr, elapsed); err != nil {
+			log.WithError(err).Error("the report was not written")
+			return 1
+		}
 	}
 	if readErr != nil {
 		log.WithError(readErr).Error("capture stopped")

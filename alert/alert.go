@@ -39,6 +39,18 @@ type Alert struct {
 	// Baseline is the mean of the reference window the newest value was
 	// compared with, in bytes per interval.
 	Baseline float64 `json:"baseline"`
+	// Kind names what was detected ("volume", "scan" ...), Scope the
+	// level of the subject ("pair", "host", "source" ...), and Reason says
+	// in one sentence why the detector alerted. Empty when the detector
+	// does not say.
+	Kind   string `json:"kind,omitempty"`
+	Scope  string `json:"scope,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Expected is the detector's normal value for the subject and
+	// Threshold the value it crossed, in the subject's unit; zero when
+	// the detector has none.
+	Expected  float64 `json:"expected,omitempty"`
+	Threshold float64 `json:"threshold,omitempty"`
 	// Test marks an alert sent by -test_alert, not raised by traffic.
 	Test bool `json:"test,omitempty"`
 	// Archive lists the files that hold the flow's packets, when archiving is on.
