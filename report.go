@@ -32,7 +32,7 @@ type reportOptions struct {
 func registerReportFlags(fs *flag.FlagSet, r *reportOptions) {
 	fs.StringVar(&r.file, "report", "", "with -pcapfile: write an HTML report of the capture (traffic, every alert against what was expected, top talkers) to this `file`; it opens offline in any browser")
 	fs.IntVar(&r.points, "report_points", 720, "most timeline points the report and the live page keep (a longer capture shows several intervals per point)")
-	fs.IntVar(&r.top, "report_top", 20, "talkers shown per top-talkers table (four times as many are tracked)")
+	fs.IntVar(&r.top, "report_top", 20, "talkers shown per top-talkers table (fifty times as many, at least 1000, are tracked)")
 	fs.IntVar(&r.alerts, "report_alerts", 50, "most alerts shown with their charts: a report keeps the most probable, the live page the newest")
 	fs.DurationVar(&r.window, "page_window", time.Hour, "how far back the live page at / of -metrics_addr looks")
 }

@@ -16,10 +16,9 @@ import (
 const cacheSize = 4096
 
 type cacheEntry struct {
-	key                pairKey
-	used               bool
-	srcLocal, dstLocal bool
-	bytes, packets     uint64
+	key            pairKey
+	used           bool
+	bytes, packets uint64
 }
 
 // generation is one set of heavy-hitter counters.
@@ -52,9 +51,7 @@ type state struct {
 	// genStarted: cur.since is set (by the first packet).
 	genStarted bool
 
-	// The open interval, so most packets need no division.
-	lo, hi int64
-	b      *bucket
+	step uint64 // the largest sampling step used
 
 	started        bool
 	first, last    int64 // packet time span, ns
@@ -72,15 +69,20 @@ func newState(cfg Config) *state {
 		interval: int64(cfg.Interval),
 		tl:       newTimeline(cfg.Points, cfg.Window, cfg.Interval),
 		cache:    make([]cacheEntry, cacheSize),
-		cur:      newGeneration(4*cfg.Top, 0),
+		cur:      newGeneration(tracked(cfg.Top), 0),
 		alerts:   make([]alert.Alert, 0, min(cfg.Alerts, 64)),
 	}
 	if cfg.Window > 0 {
 		s.windowIv = max(1, int64(cfg.Window/cfg.Interval))
-		s.prev = newGeneration(4*cfg.Top, 0)
+		s.prev = newGeneration(tracked(cfg.Top), 0)
 	}
 	return s
 }
+
+// tracked is how many keys each heavy-hitter table counts to show top:
+// space-saving's error shrinks as the tables grow, and a few thousand
+// entries cost a few hundred kilobytes.
+func tracked(top int) int { return max(50*top, 1000) }
 
 func hashPair(src, dst *[16]byte) uint64 {
 	a := binary.LittleEndian.Uint64(src[:8]) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(src[8:]), 23)
@@ -89,24 +91,15 @@ func hashPair(src, dst *[16]byte) uint64 {
 	return h ^ h>>29
 }
 
-func (s *state) records(rs []rec) {
-	if len(rs) == 0 {
-		return
+// chunk counts a hand-over from the sink: exact interval sums, then the
+// sampled packets.
+func (s *state) chunk(ch *chunk) {
+	s.step = max(s.step, ch.step)
+	for i := range ch.totals {
+		s.addTotal(&ch.totals[i])
 	}
-	if !s.started {
-		s.started = true
-		s.first, s.last = rs[0].ts, rs[0].ts
-	}
-	for i := range rs {
-		r := &rs[i]
-		if r.ts < s.lo || r.ts >= s.hi {
-			s.open(r.ts)
-		}
-		s.last = max(s.last, r.ts)
-		s.first = min(s.first, r.ts)
-		s.packets++
-		s.bytes += uint64(r.wire)
-
+	for i := range ch.recs {
+		r := &ch.recs[i]
 		e := &s.cache[hashPair(&r.src, &r.dst)&(cacheSize-1)]
 		if !e.used || [16]byte(e.key[:16]) != r.src || [16]byte(e.key[16:]) != r.dst {
 			if e.used {
@@ -115,44 +108,46 @@ func (s *state) records(rs []rec) {
 			copy(e.key[:16], r.src[:])
 			copy(e.key[16:], r.dst[:])
 			e.used = true
-			e.srcLocal = s.cfg.Local(addrOf(r.src))
-			e.dstLocal = s.cfg.Local(addrOf(r.dst))
 		}
-		e.bytes += uint64(r.wire)
-		e.packets++
-		if b := s.b; b != nil {
-			b.bytes += uint64(r.wire)
-			b.packets++
-			switch {
-			case e.srcLocal && !e.dstLocal:
-				b.out += uint64(r.wire)
-			case e.dstLocal && !e.srcLocal:
-				b.in += uint64(r.wire)
-			}
-		}
+		e.bytes += r.weight
+		// A sampled packet stands for weight/wire packets of its size.
+		e.packets += max(1, r.weight/uint64(max(r.wire, 1)))
 	}
 }
 
-// open finds the bucket of the interval holding ts and, on a live page,
+// addTotal adds one interval's sums to the timeline and, on a live page,
 // starts a new generation of talkers once the current one spans the window.
-func (s *state) open(ts int64) {
-	idx := floorDiv(ts, s.interval)
-	s.lo, s.hi = idx*s.interval, (idx+1)*s.interval
+func (s *state) addTotal(t *total) {
+	if t.packets == 0 {
+		return
+	}
+	if !s.started {
+		s.started = true
+		s.first, s.last = t.first, t.last
+	}
+	s.first, s.last = min(s.first, t.first), max(s.last, t.last)
+	s.packets += t.packets
+	s.bytes += t.bytes
 	if s.windowIv > 0 {
 		if !s.genStarted {
 			s.genStarted = true
-			s.cur.since = idx
+			s.cur.since = t.idx
 		}
-		if idx >= s.cur.since+s.windowIv {
+		if t.idx >= s.cur.since+s.windowIv {
 			s.flushCache()
 			s.prev, s.cur = s.cur, s.prev
 			s.cur.pairs.reset()
 			s.cur.srcs.reset()
 			s.cur.dsts.reset()
-			s.cur.since = idx
+			s.cur.since = t.idx
 		}
 	}
-	s.b = s.tl.at(idx)
+	if b := s.tl.at(t.idx); b != nil {
+		b.bytes += t.bytes
+		b.packets += t.packets
+		b.out += t.out
+		b.in += t.in
+	}
 }
 
 func (s *state) flushEntry(e *cacheEntry) {
@@ -178,12 +173,9 @@ func (s *state) alert(a *alert.Alert) {
 	}
 	s.total++
 	if s.started {
-		// Mark the timeline; the open interval's bucket is found again
-		// by the next packet, since marking may merge buckets.
 		if b := s.tl.at(floorDiv(a.IntervalStart.UnixNano(), s.interval)); b != nil {
 			b.alerts++
 		}
-		s.lo, s.hi, s.b = 0, 0, nil
 	}
 	if len(s.alerts) < s.cfg.Alerts {
 		s.alerts = append(s.alerts, *a)
@@ -245,7 +237,10 @@ type Snapshot struct {
 	Pairs, Sources, Destinations []Talker
 	TalkersSince                 time.Time
 	// Tracked is how many keys each heavy-hitter table tracks.
-	Tracked   int
+	Tracked int
+	// SampleStep is 1 when the talkers counted every packet; otherwise
+	// the most bytes one sampled packet stood for.
+	SampleStep uint64
 	LocalText string
 	// Alerts kept, oldest first; Total counts all raised, Resolved the
 	// back-to-normal notices.
@@ -261,8 +256,8 @@ func (s *state) snapshot(dropped uint64) *Snapshot {
 	out := &Snapshot{
 		Interval: iv, Live: s.windowIv > 0, Window: s.cfg.Window,
 		Packets: s.packets, Bytes: s.bytes, Dropped: dropped,
-		Timeline: s.tl.snapshot(iv), Tracked: 4 * s.cfg.Top, LocalText: s.cfg.LocalText,
-		Total: s.total, Resolved: s.resolved, MaxKept: s.cfg.Alerts,
+		Timeline: s.tl.snapshot(iv), Tracked: tracked(s.cfg.Top), LocalText: s.cfg.LocalText,
+		Total: s.total, Resolved: s.resolved, MaxKept: s.cfg.Alerts, SampleStep: max(s.step, 1),
 	}
 	if s.started {
 		out.First, out.Last = time.Unix(0, s.first).UTC(), time.Unix(0, s.last).UTC()
