@@ -49,7 +49,6 @@ const (
 type reporter struct {
 	o        *options
 	source   string
-	fileMode bool
 	c        *report.Collector
 	sink     *report.Sink
 	started  time.Time
@@ -106,7 +105,7 @@ func newReporter(o *options, source string) (*reporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &reporter{o: o, source: source, fileMode: o.pcapfile != "", c: c, started: time.Now()}, nil
+	return &reporter{o: o, source: source, c: c, started: time.Now()}, nil
 }
 
 // emit lets the collector copy each interval's alerts before next gets them.
@@ -172,9 +171,6 @@ func (r *reporter) run(elapsed time.Duration) report.Run {
 	if r.flows != nil {
 		run.Filtered = r.flows().Filtered
 	}
-	if !r.fileMode {
-		run.Refresh = pageRefresh
-	}
 	return run
 }
 
@@ -188,7 +184,9 @@ func (r *reporter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	if r.page == nil || time.Since(r.pageTime) > pageCache {
 		var buf bytes.Buffer
-		if err := report.Render(&buf, r.c.Snapshot(), r.run(time.Since(r.started))); err != nil {
+		run := r.run(time.Since(r.started))
+		run.Refresh = pageRefresh
+		if err := report.Render(&buf, r.c.Snapshot(), run); err != nil {
 			r.mu.Unlock()
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
