@@ -196,7 +196,7 @@ func TestReportOfTheDemoCaptureInABrowser(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	if !regexp.MustCompile(`(?m)^  top pairs +10\.0\.0\.10->172\.16\.0\.101 117\.1 MB, .*` + regexp.QuoteMeta(want.Key)).MatchString(r.stderr) ||
+	if !regexp.MustCompile(`(?m)^  top pairs +10\.0\.0\.10->172\.16\.0\.101 117\.1 MB, .*`+regexp.QuoteMeta(want.Key)).MatchString(r.stderr) ||
 		!strings.Contains(r.stderr, "  top sources   10.0.0.10 ") || !strings.Contains(r.stderr, "  top dests     172.16.0.101 ") {
 		t.Errorf("summary lacks the top talkers:\n%s", r.stderr)
 	}

@@ -241,7 +241,7 @@ type Snapshot struct {
 	// SampleStep is 1 when the talkers counted every packet; otherwise
 	// the most bytes one sampled packet stood for.
 	SampleStep uint64
-	LocalText string
+	LocalText  string
 	// Alerts kept, oldest first; Total counts all raised, Resolved the
 	// back-to-normal notices.
 	Alerts   []alert.Alert
