@@ -54,6 +54,7 @@ type reporter struct {
 	started  time.Time
 	counters *capture.Counters
 	flows    func() flow.Stats
+	closed   bool // by the goroutine that runs the pipeline
 
 	mu       sync.Mutex // guards the rendered live page
 	page     []byte
@@ -230,9 +231,10 @@ func (r *reporter) finish(w io.Writer, elapsed time.Duration) error {
 
 // close stops the collector; safe to call more than once.
 func (r *reporter) close() {
-	if r == nil {
+	if r == nil || r.closed {
 		return
 	}
+	r.closed = true
 	if r.sink != nil {
 		r.sink.Flush()
 	}

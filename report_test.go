@@ -322,3 +322,33 @@ func TestLivePageWhileTheDaemonRuns(t *testing.T) {
 		t.Fatalf("daemon: %v\n%s", err, logs.String())
 	}
 }
+
+func TestReportFlagsAreCheckedBeforeAnalysis(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-i", "lo", "-report", filepath.Join(dir, "r.html")}, "-report " + filepath.Join(dir, "r.html") + ": needs -pcapfile"},
+		{[]string{"-pcapfile", "testdata/demo.pcap", "-report_points", "1"}, "-report_points 1: must be between 2 and 100000"},
+		{[]string{"-pcapfile", "testdata/demo.pcap", "-report_top", "0"}, ""},
+		{[]string{"-pcapfile", "testdata/demo.pcap", "-report_alerts", "-3"}, "-report_alerts -3: must be between 1 and 10000"},
+		{[]string{"-pcapfile", "testdata/demo.pcap", "-page_window", "0s"}, "-page_window 0s: must be positive"},
+		{[]string{"-pcapfile", "testdata/demo.pcap", "-report", filepath.Join(dir, "missing", "r.html")}, "-report " + filepath.Join(dir, "missing", "r.html")},
+	} {
+		r := runWherefore(t, append(tc.args, "-alerts_file", os.DevNull)...)
+		if tc.want == "" {
+			// 0 means the default, as for the other size flags.
+			if r.code != 0 {
+				t.Errorf("%v: exit %d: %s", tc.args, r.code, r.stderr)
+			}
+			continue
+		}
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr:\n%s\nwant exit 2 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused run left files behind: %v", entries)
+	}
+}

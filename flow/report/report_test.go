@@ -316,3 +316,21 @@ func BenchmarkSink(b *testing.B) {
 	}
 	s.Flush()
 }
+
+func TestEmptyPageRenders(t *testing.T) {
+	c, err := New(Config{Interval: 5 * time.Second, Window: time.Hour, Lossy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Snapshot()
+	c.Close()
+	var buf bytes.Buffer
+	if err := Render(&buf, s, Run{Host: "web-3", Refresh: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"wherefore on web-3: last 1h0m0s", "no packets yet", "No alert in this window", "none yet", `http-equiv="refresh" content="30"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("the page of a quiet daemon lacks %q", want)
+		}
+	}
+}
