@@ -88,7 +88,7 @@ var funcs = template.FuncMap{
 	"prob":    func(p float64) string { return fmt.Sprintf("%.2f", p) },
 	"inc":     func(i int) int { return i + 1 },
 	"fileURL": fileURL,
-	"html":    func(s string) template.HTML { return template.HTML(s) }, // only for SVG we rendered
+	"svg":     func(s string) template.HTML { return template.HTML(s) }, // only for SVG we rendered
 	"dict": func(kv ...any) map[string]any {
 		m := make(map[string]any, len(kv)/2)
 		for i := 0; i+1 < len(kv); i += 2 {

@@ -51,7 +51,7 @@ type Config struct {
 // Validate fills defaults and names the first bad field.
 func (c *Config) Validate() error {
 	if c.Interval <= 0 {
-		return fmt.Errorf("report: interval %s must be positive", c.Interval)
+		return fmt.Errorf("-transfer_interval %s: must be positive (e.g. 5s, 1m)", c.Interval)
 	}
 	if c.Points == 0 {
 		c.Points = 720
