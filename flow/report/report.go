@@ -83,20 +83,30 @@ func (c *Config) Validate() error {
 // link-local addresses as local. It runs twice per packet, so it reads the
 // address's bytes once instead of asking netip one question at a time.
 func DefaultLocal(a netip.Addr) bool {
-	b := a.As16()
-	if a.Is4() || a.Is4In6() {
-		switch {
-		case b[12] == 10, b[12] == 127,
-			b[12] == 172 && b[13]&0xf0 == 16,
-			b[12] == 192 && b[13] == 168,
-			b[12] == 169 && b[13] == 254:
-			return true
-		}
-		return false
+	if a.Is4() {
+		return local4(a.As4())
 	}
+	if a.Is4In6() {
+		return local4(a.Unmap().As4())
+	}
+	b := a.As16()
 	return b[0]&0xfe == 0xfc || // fc00::/7
 		(b[0] == 0xfe && b[1]&0xc0 == 0x80) || // fe80::/10
 		a == netip.IPv6Loopback()
+}
+
+func local4(b [4]byte) bool {
+	switch b[0] {
+	case 10, 127:
+		return true
+	case 172:
+		return b[1]&0xf0 == 16
+	case 192:
+		return b[1] == 168
+	case 169:
+		return b[1] == 254
+	}
+	return false
 }
 
 // DefaultLocalText describes DefaultLocal on the page.
