@@ -28,9 +28,10 @@ deps:
 build: deps
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
-# Analyse the bundled demo capture: alerts on stdout (JSON lines), summary on stderr.
+# Analyse the bundled demo capture: alerts on stdout (JSON lines), summary on
+# stderr, and the HTML report in demo.html (open it in a browser).
 demo: build
-	./$(BIN) -pcapfile testdata/demo.pcap -host demo
+	./$(BIN) -pcapfile testdata/demo.pcap -host demo -report demo.html
 
 vet: deps
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -103,4 +104,4 @@ setcap:
 	setcap cap_net_raw,cap_net_admin=eip $(BIN)
 
 clean:
-	rm -rf bin bench.txt
+	rm -rf bin bench.txt demo.html

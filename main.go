@@ -51,6 +51,7 @@ type options struct {
 	archive archiveOptions
 	metrics metricsOptions
 	process processOptions
+	report  reportOptions
 
 	progress      string
 	cpuProfile    string

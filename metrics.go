@@ -75,6 +75,9 @@ func startMetrics(o *options, p *pipeline) (stop func(), err error) {
 	log := p.log
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if page := p.report.handler(); page != nil {
+		mux.Handle("/", page)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		ok, since := healthy(p.counters, stallAfter, time.Now())
 		if !ok {

@@ -37,6 +37,7 @@ type pipeline struct {
 	agg       *flow.Aggregator
 	spoolDir  string
 	processes *processLookups
+	report    *reporter
 
 	stages []stage
 }
@@ -78,12 +79,18 @@ func (p *pipeline) start(explicit map[string]bool, stdout io.Writer) error {
 	if err := p.startSource(); err != nil {
 		return err
 	}
+	rep, err := newReporter(o, p.src.Describe())
+	if err != nil {
+		return err
+	}
+	p.report = rep
+	p.started("report", rep.close)
 	if evidenceEnabled(o) {
 		rec, err := openRecorder(o, p.src, p.log)
 		if err != nil {
 			return err
 		}
-		p.recorder, p.enrich, p.tap = rec, archiveEnricher(rec, p.log), rec.Tap
+		p.recorder, p.enrich, p.tap = rec, rep.evidence(archiveEnricher(rec, p.log)), rec.Tap
 		p.started("evidence", func() { closeRecorder(rec, p.log) })
 	}
 	record, err := alertRecord(o, stdout, p.fileMode)
@@ -106,7 +113,7 @@ func (p *pipeline) start(explicit map[string]bool, stdout io.Writer) error {
 			p.log.WithError(err).Warn("alert delivery did not finish; what is left is spooled for the next start")
 		}
 	})
-	agg, err := flow.New(p.set.flow, p.alerting.submit)
+	agg, err := flow.New(p.set.flow, rep.emit(p.alerting.submit))
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 	}
 	p.started("watchdog", notifySystemd(ctx, log, p.counters, stallAfter(o)))
 
-	reader := &capture.Reader{Source: p.src, Sink: p.agg, Counters: p.counters, Tap: p.tap, Live: !p.fileMode}
+	reader := &capture.Reader{Source: p.src, Sink: p.report.sinkFor(p.agg, p.counters), Counters: p.counters, Tap: p.tap, Live: !p.fileMode}
 	readErr := reader.Run(ctx)
 	interrupted := ctx.Err() != nil
 	// The metrics outlive the other stages, so a scrape during the
@@ -96,6 +96,10 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 			source: p.src.Describe(), counters: p.counters, flows: p.agg.Stats(),
 			delivery: p.alerting.stats(), evidence: evidence, elapsed: elapsed, err: readErr,
 		})
+		if err := p.report.finish(stderr, elapsed); err != nil {
+			log.WithError(err).Error("the report was not written")
+			return 1
+		}
 	}
 	if readErr != nil {
 		log.WithError(readErr).Error("capture stopped")

@@ -33,7 +33,7 @@ func helpGroups() []helpGroup {
 			"archive_ring_mb", "archive_ring_flow_mb", "archive_max_open_files", "archive_max_connections",
 			"archive_log_quota_mb", "archive_quota_mb", "archive_conn_idle", "archive_queue", "archive_pending_mb",
 			"archive_keep_leftovers"}},
-		{"Operations", []string{"loglevel", "metrics_addr", "stall_after", "config", "example_config",
+		{"Operations", []string{"loglevel", "report", "report_points", "report_top", "report_alerts", "metrics_addr", "page_window", "stall_after", "config", "example_config",
 			"progress", "cpuprofile", "version"}},
 	}
 }

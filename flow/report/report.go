@@ -1,0 +1,284 @@
+// Package report turns what wherefore sees — traffic per interval, the
+// heaviest talkers, the alerts with the series they were raised on — into
+// one self-contained HTML page: the report of a capture file (-report) or
+// the live status page of a running daemon.
+//
+// A Collector receives copies of the capture's records through a Sink that
+// wraps the flow aggregator, and the alerts through a wrapped emit
+// callback; it sums them on its own goroutine into structures whose size is
+// fixed by Config, whatever the length of the capture. Pages are rendered
+// from a Snapshot, so rendering never holds up capture or scoring.
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wherefore/wherefore/alert"
+)
+
+// Config bounds what a Collector keeps.
+type Config struct {
+	// Interval is the transfer interval (-transfer_interval).
+	Interval time.Duration
+	// Points is the most timeline points kept; a longer capture is shown
+	// with several intervals per point.
+	Points int
+	// Top is how many talkers each table shows; the heavy-hitter counters
+	// track fifty times as many keys (at least 1000), so the shown ones
+	// are accurate.
+	Top int
+	// Alerts is the most alerts kept with their charts: the most probable
+	// ones of a capture, the newest ones of a live window.
+	Alerts int
+	// Window, when set, makes a live collector: the timeline covers the
+	// last Window, the talkers the last one to two Windows, and the alerts
+	// are the newest. Zero keeps the whole capture.
+	Window time.Duration
+	// Local says whether an address belongs to the hosts watched, to split
+	// traffic into out and in. LocalText describes it for the page.
+	Local     func(netip.Addr) bool
+	LocalText string
+	// Lossy drops record batches, counting them, when the collector falls
+	// behind, instead of waiting (live capture must never wait for it).
+	Lossy bool
+}
+
+// Validate fills defaults and names the first bad field.
+func (c *Config) Validate() error {
+	if c.Interval <= 0 {
+		return fmt.Errorf("-transfer_interval %s: must be positive (e.g. 5s, 1m)", c.Interval)
+	}
+	if c.Points == 0 {
+		c.Points = 720
+	}
+	if c.Top == 0 {
+		c.Top = 20
+	}
+	if c.Alerts == 0 {
+		c.Alerts = 50
+	}
+	switch {
+	case c.Points < 2 || c.Points > 100_000:
+		return fmt.Errorf("-report_points %d: must be between 2 and 100000", c.Points)
+	case c.Top < 1 || c.Top > 10_000:
+		return fmt.Errorf("-report_top %d: must be between 1 and 10000", c.Top)
+	case c.Alerts < 1 || c.Alerts > 10_000:
+		return fmt.Errorf("-report_alerts %d: must be between 1 and 10000", c.Alerts)
+	case c.Window < 0:
+		return fmt.Errorf("report: window %s must not be negative", c.Window)
+	}
+	if c.Local == nil {
+		c.Local = DefaultLocal
+		c.LocalText = DefaultLocalText
+	}
+	return nil
+}
+
+// DefaultLocal counts private (RFC 1918, RFC 4193), loopback and
+// link-local addresses as local. It runs twice per packet, so it reads the
+// address's bytes once instead of asking netip one question at a time.
+func DefaultLocal(a netip.Addr) bool {
+	if a.Is4() {
+		return local4(a.As4())
+	}
+	if a.Is4In6() {
+		return local4(a.Unmap().As4())
+	}
+	b := a.As16()
+	return b[0]&0xfe == 0xfc || // fc00::/7
+		(b[0] == 0xfe && b[1]&0xc0 == 0x80) || // fe80::/10
+		a == netip.IPv6Loopback()
+}
+
+func local4(b [4]byte) bool {
+	switch b[0] {
+	case 10, 127:
+		return true
+	case 172:
+		return b[1]&0xf0 == 16
+	case 192:
+		return b[1] == 168
+	case 169:
+		return b[1] == 254
+	}
+	return false
+}
+
+// DefaultLocalText describes DefaultLocal on the page.
+const DefaultLocalText = "private (RFC 1918, RFC 4193), loopback and link-local addresses"
+
+// rec is a sampled packet: no pointers, so buffers of them cost the
+// garbage collector nothing. weight is the bytes it stands for (its own
+// length when every packet is counted).
+type rec struct {
+	src, dst [16]byte
+	weight   uint64
+	wire     uint32
+}
+
+type pairKey [32]byte
+
+// msg is one unit of work for the collector goroutine.
+type msg struct {
+	chunk    *chunk
+	alerts   []alert.Alert
+	evidence *evidence
+	snap     chan *Snapshot
+}
+
+type evidence struct {
+	key   string
+	time  time.Time
+	paths []string
+}
+
+// Collector gathers the report's figures. Its methods may be called from
+// any goroutine; Close ends it.
+type Collector struct {
+	cfg     Config
+	in      chan msg
+	free    chan *chunk
+	wg      sync.WaitGroup
+	dropped atomic.Uint64
+	// sendMu orders sends against Close, which closes in.
+	sendMu sync.RWMutex
+	closed bool
+
+	// mu guards st once the goroutine has stopped (Snapshot after Close).
+	mu sync.Mutex
+	st *state
+}
+
+// recBuf is the most sampled packets per hand-over to the collector.
+const recBuf = 2048
+
+// New starts a collector; Close stops it.
+func New(cfg Config) (*Collector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Collector{
+		cfg:  cfg,
+		in:   make(chan msg, 16),
+		free: make(chan *chunk, 8),
+		st:   newState(cfg),
+	}
+	for range cap(c.free) {
+		c.free <- &chunk{recs: make([]rec, 0, recBuf), totals: make([]total, 0, 64)}
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.loop()
+	}()
+	return c, nil
+}
+
+func (c *Collector) loop() {
+	for m := range c.in {
+		switch {
+		case m.chunk != nil:
+			c.st.chunk(m.chunk)
+			m.chunk.recs, m.chunk.totals = m.chunk.recs[:0], m.chunk.totals[:0]
+			c.free <- m.chunk
+		case m.alerts != nil:
+			for i := range m.alerts {
+				c.st.alert(&m.alerts[i])
+			}
+		case m.evidence != nil:
+			c.st.evidence(m.evidence)
+		case m.snap != nil:
+			m.snap <- c.st.snapshot(c.dropped.Load())
+		}
+	}
+}
+
+// send hands m to the goroutine unless the collector is closed.
+func (c *Collector) send(m msg) bool {
+	c.sendMu.RLock()
+	defer c.sendMu.RUnlock()
+	if c.closed {
+		return false
+	}
+	c.in <- m
+	return true
+}
+
+// Alerts records copies of a closed interval's alerts; the originals go on
+// to the dispatcher, whose enrichers change them. Call it before handing
+// them on.
+func (c *Collector) Alerts(as []*alert.Alert) {
+	cp := make([]alert.Alert, 0, len(as))
+	for _, a := range as {
+		if a.IsSummary() || a.Test {
+			continue
+		}
+		v := *a
+		v.Series = append([]float64(nil), a.Series...)
+		v.Tests = make(map[string]float64, len(a.Tests))
+		for k, p := range a.Tests {
+			v.Tests[k] = p
+		}
+		v.Archive, v.Process, v.SuppressedKeys = nil, nil, nil
+		cp = append(cp, v)
+	}
+	if len(cp) > 0 {
+		c.send(msg{alerts: cp})
+	}
+}
+
+// Emit wraps an alert callback (flow.New's emit) so the collector sees
+// each alert before next does.
+func (c *Collector) Emit(next func([]*alert.Alert)) func([]*alert.Alert) {
+	return func(as []*alert.Alert) {
+		c.Alerts(as)
+		next(as)
+	}
+}
+
+// Evidence records the evidence files of an alert once its packets are
+// archived. It has the shape of a dispatcher enricher and runs after the
+// archiving one.
+func (c *Collector) Evidence(a *alert.Alert) {
+	if len(a.Archive) == 0 || a.Resolved {
+		return
+	}
+	c.send(msg{evidence: &evidence{key: a.Key, time: a.Time, paths: append([]string(nil), a.Archive...)}})
+}
+
+// Snapshot returns a copy of everything the page shows.
+func (c *Collector) Snapshot() *Snapshot {
+	ch := make(chan *Snapshot, 1)
+	if c.send(msg{snap: ch}) {
+		return <-ch
+	}
+	c.wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.snapshot(c.dropped.Load())
+}
+
+// Close waits for what was handed over to be counted and stops the
+// goroutine. Records, Alerts and Evidence calls after Close are ignored;
+// Snapshot still works. Close must not run concurrently with the sink's
+// methods (it follows the end of the capture).
+func (c *Collector) Close() {
+	c.sendMu.Lock()
+	if c.closed {
+		c.sendMu.Unlock()
+		return
+	}
+	c.closed = true
+	close(c.in)
+	c.sendMu.Unlock()
+	c.wg.Wait()
+}
+
+func cmpPair(a, b pairKey) int     { return bytes.Compare(a[:], b[:]) }
+func cmpAddr(a, b [16]byte) int    { return bytes.Compare(a[:], b[:]) }
+func addrOf(b [16]byte) netip.Addr { return netip.AddrFrom16(b).Unmap() }
