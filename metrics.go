@@ -109,10 +109,10 @@ func metricDescs() map[string]*prometheus.Desc {
 		"notifier_dropped": desc("notifier_dropped_total", "Alerts lost because they could not be spooled, by notifier.", "notifier"),
 		"notifier_queue":   desc("notifier_queue_depth", "Alerts waiting in a notifier's queue.", "notifier"),
 		"spool_depth":      desc("notifier_spool_depth", "Alerts waiting in a notifier's spool.", "notifier"),
-		"ev_written":       desc("evidence_packets_written_total", "Packets written to per-connection pcaps."),
+		"ev_written":       desc("evidence_packets_written_total", "Packets written to the packet spool."),
 		"ev_dropped":       desc("evidence_packets_dropped_total", "Packets not logged because the writer queue was full."),
-		"ev_lost":          desc("evidence_packets_lost_total", "Packets not logged because a file could not be written."),
-		"ev_files":         desc("evidence_files_open", "Pcap files open now."),
+		"ev_lost":          desc("evidence_packets_lost_total", "Packets of evidence lost because a file in -l or -archive_dir could not be written."),
+		"ev_segments":      desc("evidence_spool_segments", "Sealed packet spool segments in -l now."),
 		"ev_archives":      desc("evidence_archives_total", "Alerts whose packets were archived."),
 		"ev_ring":          desc("evidence_ring_bytes", "Flight recorder memory in use."),
 		"ev_errors":        desc("evidence_errors_total", "Evidence file errors, by kind.", "kind"),
@@ -183,7 +183,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter("ev_written", float64(e.PacketsWritten))
 		counter("ev_dropped", float64(e.PacketsDropped))
 		counter("ev_lost", float64(e.PacketsLost))
-		gauge("ev_files", float64(e.FilesOpen))
+		gauge("ev_segments", float64(e.Segments))
 		counter("ev_archives", float64(e.Archives))
 		gauge("ev_ring", float64(e.RingBytes))
 		for kind, n := range e.Errors {
