@@ -15,8 +15,9 @@ import (
 var ErrClosed = errors.New("archive: recorder closed")
 
 // Recorder is the packet path of the evidence: Tap copies each packet on
-// the capture goroutine; the writer goroutine, started by New and ended by
-// Close, appends it to the spool (or, without -log_packets, to the flight
+// the capture goroutine; two goroutines, started by New and ended by Close,
+// take it on: the disk goroutine appends it to the spool, the index
+// goroutine indexes it (or, without -log_packets, keeps it in the flight
 // recorder's ring); Archive cuts an alerted flow's connections out of the
 // spool into -archive_dir. Archive and Stats may be called from any
 // goroutine.
@@ -37,7 +38,11 @@ type Recorder struct {
 	full chan *batch
 	reqs chan *archiveReq
 	stop chan struct{}
-	done chan struct{}
+	// staged carries batches from the disk goroutine to the index
+	// goroutine; diskDone and done close when each has ended.
+	staged   chan stageItem
+	diskDone chan struct{}
+	done     chan struct{}
 
 	spool    *spool // nil without -log_packets
 	ring     *ring  // nil unless the flight recorder is on
@@ -56,10 +61,11 @@ func New(cfg Config, log *logrus.Logger) (*Recorder, error) {
 		return nil, err
 	}
 	go r.run()
+	go r.index()
 	return r, nil
 }
 
-// newRecorder builds a recorder without starting its writer.
+// newRecorder builds a recorder without starting its goroutines.
 func newRecorder(cfg Config, log *logrus.Logger) (*Recorder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -68,15 +74,16 @@ func newRecorder(cfg Config, log *logrus.Logger) (*Recorder, error) {
 		log = logrus.StandardLogger()
 	}
 	r := &Recorder{
-		cfg:     cfg,
-		log:     log,
-		enabled: cfg.LogPackets || cfg.RingMB > 0,
-		snaplen: cfg.snaplen(),
-		hdr:     fileHeader{snaplen: uint32(cfg.snaplen()), linkType: cfg.LinkType, nano: cfg.Nanosecond},
-		reqs:    make(chan *archiveReq),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		tick:    200 * time.Millisecond,
+		cfg:      cfg,
+		log:      log,
+		enabled:  cfg.LogPackets || cfg.RingMB > 0,
+		snaplen:  cfg.snaplen(),
+		hdr:      fileHeader{snaplen: uint32(cfg.snaplen()), linkType: cfg.LinkType, nano: cfg.Nanosecond},
+		reqs:     make(chan *archiveReq),
+		stop:     make(chan struct{}),
+		diskDone: make(chan struct{}),
+		done:     make(chan struct{}),
+		tick:     200 * time.Millisecond,
 	}
 	r.errs = &errLog{log: log, st: &r.st}
 	// Absolute, because the paths go into alerts read elsewhere.
@@ -104,24 +111,36 @@ func newRecorder(cfg Config, log *logrus.Logger) (*Recorder, error) {
 	}
 	r.free = make(chan *batch, n)
 	r.full = make(chan *batch, n)
+	r.staged = make(chan stageItem, n+4)
 	for range n {
 		r.free <- newBatch(r.snaplen)
 	}
 	return r, nil
 }
 
-// run is the writer goroutine.
+// stageItem passes from the disk goroutine to the index goroutine, in
+// order: a batch the disk stage is done with, an archive request, or the
+// end.
+type stageItem struct {
+	b    *batch
+	ctl  bool // b is the closing seal's, not one of the queue's batches
+	req  *archiveReq
+	stop bool
+}
+
+// run is the disk goroutine: it takes the batches Tap queued, in order,
+// and has the spool write them; the index goroutine gets each after.
 func (r *Recorder) run() {
-	defer close(r.done)
+	defer close(r.diskDone)
 	t := time.NewTicker(r.tick)
 	defer t.Stop()
 	for {
 		select {
 		case b := <-r.full:
-			r.process(b)
+			r.stage(b)
 		case q := <-r.reqs:
 			r.drain()
-			r.answer(q)
+			r.staged <- stageItem{req: q}
 		case <-t.C:
 			// A quiet link may never fill a batch: take the partial one, in
 			// its place in the queue so packets stay in order.
@@ -134,41 +153,68 @@ func (r *Recorder) run() {
 			for answered := true; answered; {
 				select {
 				case q := <-r.reqs:
-					r.answer(q)
+					r.staged <- stageItem{req: q}
 				default:
 					answered = false
 				}
 			}
 			if r.spool != nil {
-				r.spool.close()
+				// Every segment in -l gets its index.
+				ctl := &batch{}
+				r.spool.diskSeal(ctl)
+				r.staged <- stageItem{b: ctl, ctl: true}
 			}
+			r.staged <- stageItem{stop: true}
 			return
 		}
 	}
 }
 
-func (r *Recorder) process(b *batch) {
-	switch {
-	case r.spool != nil:
-		r.spool.write(b)
-	case r.ring != nil:
-		for i := range b.ents {
-			e := &b.ents[i]
-			r.ring.add(makePair(e.rec.Src, e.rec.Dst), e.ts, e.data(b.arena), e.origLen)
-		}
-		r.ring.publish()
+func (r *Recorder) stage(b *batch) {
+	if r.spool != nil {
+		r.spool.diskWrite(b)
 	}
-	b.reset()
-	r.free <- b
+	r.staged <- stageItem{b: b}
 }
 
-// drain handles every batch queued so far.
+// drain stages every batch queued so far.
 func (r *Recorder) drain() {
 	for {
 		select {
 		case b := <-r.full:
-			r.process(b)
+			r.stage(b)
 		default:
+			return
+		}
+	}
+}
+
+// index is the index goroutine: it indexes what the disk stage wrote (or
+// fills the flight recorder's ring), answers archive requests in their
+// place among the batches, and frees the batches for Tap.
+func (r *Recorder) index() {
+	defer close(r.done)
+	for it := range r.staged {
+		switch {
+		case it.b != nil:
+			switch {
+			case r.spool != nil:
+				r.spool.apply(it.b)
+			case r.ring != nil:
+				b := it.b
+				for i := range b.ents {
+					e := &b.ents[i]
+					r.ring.add(makePair(e.rec.Src, e.rec.Dst), e.ts, e.data(b.arena), e.origLen)
+				}
+				r.ring.publish()
+			}
+			if !it.ctl {
+				it.b.reset()
+				r.free <- it.b
+			}
+		case it.req != nil:
+			r.answer(it.req)
+		case it.stop:
 			return
 		}
 	}
@@ -187,10 +233,12 @@ func (r *Recorder) Close(ctx context.Context) error {
 		r.mu.Unlock()
 		close(r.stop)
 	})
-	select {
-	case <-r.done:
-	case <-ctx.Done():
-		return fmt.Errorf("archive: close: writer still busy: %w", ctx.Err())
+	for _, done := range []chan struct{}{r.diskDone, r.done} {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("archive: close: writer still busy: %w", ctx.Err())
+		}
 	}
 	moved := make(chan struct{})
 	go func() { r.archives.Wait(); close(moved) }()

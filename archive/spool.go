@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -64,8 +65,9 @@ type segInfo struct {
 
 // spool appends every tapped packet to the current segment in -l, indexes
 // it, seals segments at SegmentMB (or when the index reaches IndexMB) and
-// holds -l under LogDirQuotaMB by deleting the oldest segments. The writer
-// goroutine owns it; cuts read the list of segments under mu.
+// holds -l under LogDirQuotaMB by deleting the oldest segments. Its disk
+// stage runs on the recorder's disk goroutine, its index stage on the
+// index goroutine; cuts read the list of segments under mu.
 type spool struct {
 	cfg  *Config
 	hdr  fileHeader
@@ -75,17 +77,22 @@ type spool struct {
 
 	segMax, idxMax, quota int64
 
-	mu     sync.Mutex // guards sealed and cur's path for readers
-	sealed []segInfo  // oldest first
-	used   int64      // sealed segments and indexes
+	// Index stage.
+	mu      sync.Mutex // guards sealed, used, idxPath and idxSize for Stats and cuts
+	sealed  []segInfo  // oldest first
+	used    int64      // sealed segments and indexes
+	idx     *idxBuilder
+	idxPath string // the segment being indexed; "" between segments
+	idxSize int64  // its bytes indexed so far
+	// sealSoon asks the disk stage to seal: the index is at its memory.
+	sealSoon atomic.Bool
 
-	nextSeq  uint64
-	cur      *os.File
-	curPath  string
-	curSize  int64
-	idx      *idxBuilder
-	retryAt  time.Time
-	disabled bool // -l unusable at start: every packet is counted lost
+	// Disk stage.
+	nextSeq uint64
+	cur     *os.File
+	curPath string
+	curSize int64
+	retryAt time.Time
 }
 
 func newSpool(cfg *Config, hdr fileHeader, st *counters, errs *errLog, log *logrus.Logger) *spool {
@@ -196,12 +203,37 @@ func writeIndexFile(path string, x *idxBuilder) error {
 	return err
 }
 
-// write appends a batch's records, in as few writes as segment boundaries
-// allow, and indexes those that reached the disk.
-func (s *spool) write(b *batch) {
+// The spool works in two stages, each on a goroutine of its own so that
+// the file writes and the indexing overlap: the disk stage (diskWrite,
+// open, diskSeal) appends each batch's records to the current segment and
+// notes in the batch what reached the disk; the index stage (apply) indexes
+// exactly that, writes a sealed segment's index and applies the quota.
+
+// Spool events, in the order the disk stage produced them.
+const (
+	evOpen = iota // a segment was started: path
+	evRun         // entries [from, to) were written at off
+	evSeal        // the segment at path was closed at size bytes
+)
+
+type spoolEvent struct {
+	kind     uint8
+	from, to int
+	off      int64
+	path     string
+}
+
+// diskWrite appends a batch's records, in as few writes as segment
+// boundaries allow, and notes each run written in b.ev. Disk stage.
+func (s *spool) diskWrite(b *batch) {
+	if s.sealSoon.Swap(false) && s.cur != nil {
+		// The index would outgrow its memory: seal early, counted.
+		s.st.indexSeals.Add(1)
+		s.diskSeal(b)
+	}
 	i := 0
 	for i < len(b.ents) {
-		if s.cur == nil && !s.open() {
+		if s.cur == nil && !s.open(b) {
 			s.st.packetsLost.Add(uint64(len(b.ents) - i))
 			return
 		}
@@ -221,21 +253,14 @@ func (s *spool) write(b *batch) {
 			end = b.ents[i].off
 		}
 		if s.writeRun(b, start, i, from, end) && i < len(b.ents) {
-			s.seal()
+			s.diskSeal(b)
 		}
-	}
-	s.enforceQuota()
-	if s.cur != nil && s.idx.mem >= s.idxMax {
-		// The index would outgrow its memory: seal early, counted.
-		s.st.indexSeals.Add(1)
-		s.seal()
-		s.enforceQuota()
 	}
 }
 
-// writeRun writes records [start, end) of b, arena bytes [from, to), and
-// indexes them; on failure they are counted lost and the segment is cut
-// back to its last whole record, so it stays a valid pcap.
+// writeRun writes records [start, end) of b, arena bytes [from, to); on
+// failure they are counted lost and the segment is cut back to its last
+// whole record, so it stays a valid pcap. Disk stage.
 func (s *spool) writeRun(b *batch, start, end int, from, to uint32) bool {
 	n, err := s.cur.Write(b.arena[from:to])
 	if err != nil {
@@ -243,7 +268,6 @@ func (s *spool) writeRun(b *batch, start, end int, from, to uint32) bool {
 		s.st.packetsLost.Add(uint64(end - start))
 		if n > 0 {
 			if terr := s.cur.Truncate(s.curSize); terr != nil {
-				// The segment cannot be mended: seal what is whole.
 				s.errs.report(errWrite, terr, logrus.Fields{"file": s.curPath})
 			}
 			if _, serr := s.cur.Seek(s.curSize, 0); serr != nil {
@@ -252,20 +276,15 @@ func (s *spool) writeRun(b *batch, start, end int, from, to uint32) bool {
 		}
 		return false
 	}
-	for j := start; j < end; j++ {
-		e := &b.ents[j]
-		rn := recordLen(int(e.n))
-		s.idx.add(ckeyOf(&e.rec), e.ts, uint32(s.curSize), uint32(rn))
-		s.curSize += rn
-	}
+	b.ev = append(b.ev, spoolEvent{kind: evRun, from: start, to: end, off: s.curSize})
+	s.curSize += int64(to - from)
 	s.st.packetsWritten.Add(uint64(end - start))
 	s.st.bytesWritten.Add(uint64(to - from))
-	s.publishCur()
 	return true
 }
 
-// open starts the next segment; false while -l is unusable.
-func (s *spool) open() bool {
+// open starts the next segment; false while -l is unusable. Disk stage.
+func (s *spool) open(b *batch) bool {
 	now := time.Now()
 	if now.Before(s.retryAt) {
 		return false
@@ -293,25 +312,58 @@ func (s *spool) open() bool {
 		return false
 	}
 	s.nextSeq++
-	s.mu.Lock()
 	s.cur, s.curPath, s.curSize = f, path, pcapHeaderLen
-	s.mu.Unlock()
-	s.idx.reset()
 	s.st.segmentsCreated.Add(1)
-	s.publishCur()
+	b.ev = append(b.ev, spoolEvent{kind: evOpen, path: path})
 	return true
 }
 
-// seal closes the current segment and writes its index beside it.
-func (s *spool) seal() {
+// diskSeal closes the current segment. Disk stage.
+func (s *spool) diskSeal(b *batch) {
 	if s.cur == nil {
 		return
 	}
-	s.idx.size = s.curSize
 	if err := s.cur.Close(); err != nil {
 		s.errs.report(errWrite, err, logrus.Fields{"file": s.curPath})
 	}
-	ip := idxPath(s.curPath)
+	b.ev = append(b.ev, spoolEvent{kind: evSeal, path: s.curPath, off: s.curSize})
+	s.cur, s.curPath, s.curSize = nil, "", 0
+}
+
+// apply indexes what the disk stage wrote of b, and seals. Index stage.
+func (s *spool) apply(b *batch) {
+	for _, ev := range b.ev {
+		switch ev.kind {
+		case evOpen:
+			s.idx.reset()
+			s.mu.Lock()
+			s.idxPath, s.idxSize = ev.path, pcapHeaderLen
+			s.mu.Unlock()
+		case evRun:
+			off := ev.off
+			for j := ev.from; j < ev.to; j++ {
+				e := &b.ents[j]
+				rn := recordLen(int(e.n))
+				s.idx.add(ckeyOf(&e.rec), e.ts, uint32(off), uint32(rn))
+				off += rn
+			}
+			s.idxSize = off
+		case evSeal:
+			s.seal(ev.path, ev.off)
+		}
+	}
+	b.ev = b.ev[:0]
+	if s.idxPath != "" && s.idx.mem >= s.idxMax {
+		s.sealSoon.Store(true)
+	}
+	s.enforceQuota()
+}
+
+// seal writes the index of the segment just closed beside it. Index
+// stage.
+func (s *spool) seal(path string, size int64) {
+	s.idx.size = size
+	ip := idxPath(path)
 	var isize int64
 	if err := writeIndexFile(ip, s.idx); err != nil {
 		// The next start rebuilds it by scanning; a cut scans it now.
@@ -319,23 +371,22 @@ func (s *spool) seal() {
 	} else {
 		isize = fileSize(ip)
 	}
-	seq, _ := parseSegName(filepath.Base(s.curPath))
-	g := segInfo{seq: seq, path: s.curPath, size: s.curSize + isize, first: s.idx.first, last: s.idx.last}
+	seq, _ := parseSegName(filepath.Base(path))
+	g := segInfo{seq: seq, path: path, size: size + isize, first: s.idx.first, last: s.idx.last}
 	s.mu.Lock()
 	s.sealed = append(s.sealed, g)
 	s.used += g.size
-	s.cur, s.curPath, s.curSize = nil, "", 0
+	s.idxPath, s.idxSize = "", 0
 	s.mu.Unlock()
 	s.idx.reset()
-	s.publish()
 }
 
 // enforceQuota deletes the oldest sealed segments while -l holds more than
-// the quota.
+// the quota. Index stage.
 func (s *spool) enforceQuota() {
 	for {
 		s.mu.Lock()
-		if s.used+s.curSize <= s.quota || len(s.sealed) == 0 {
+		if s.used+s.idxSize <= s.quota || len(s.sealed) == 0 {
 			s.mu.Unlock()
 			break
 		}
@@ -355,20 +406,10 @@ func (s *spool) enforceQuota() {
 
 func (s *spool) publish() {
 	s.mu.Lock()
-	s.st.logDirBytes.Store(s.used + s.curSize)
+	s.st.logDirBytes.Store(s.used + s.idxSize)
 	s.st.segments.Store(int64(len(s.sealed)))
 	s.mu.Unlock()
-}
-
-func (s *spool) publishCur() {
-	s.st.logDirBytes.Store(s.used + s.curSize)
 	s.st.indexBytes.Store(s.idx.mem)
-}
-
-// close seals the current segment: every segment in -l then has its index.
-func (s *spool) close() {
-	s.seal()
-	s.enforceQuota()
 }
 
 // segRef is one segment a cut reads: sealed ones by their index file, the
@@ -392,12 +433,12 @@ func (s *spool) sealedSegments() []segRef {
 }
 
 // selectCurrent copies what the current segment's index holds for the
-// connections match accepts. Writer goroutine only.
+// connections match accepts. Index stage.
 func (s *spool) selectCurrent(match func(connKey) bool) (segRef, bool) {
-	if s.cur == nil {
+	if s.idxPath == "" {
 		return segRef{}, false
 	}
-	ref := segRef{path: s.curPath, first: s.idx.first, last: s.idx.last, current: true}
+	ref := segRef{path: s.idxPath, first: s.idx.first, last: s.idx.last, current: true}
 	ref.conns = s.idx.snapshot(match)
 	return ref, true
 }

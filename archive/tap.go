@@ -37,6 +37,7 @@ func (e *entry) data(arena []byte) []byte {
 type batch struct {
 	arena []byte
 	ents  []entry
+	ev    []spoolEvent // what the spool's disk stage did with it
 }
 
 func newBatch(snaplen int) *batch {
