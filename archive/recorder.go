@@ -53,7 +53,7 @@ type Recorder struct {
 }
 
 // New checks cfg, takes over the spool an earlier run left in -l, and
-// starts the writer goroutine. Only an invalid Config is an error: an
+// starts its goroutines. Only an invalid Config is an error: an
 // unusable -l or -archive_dir is logged and counted, and capture goes on.
 func New(cfg Config, log *logrus.Logger) (*Recorder, error) {
 	r, err := newRecorder(cfg, log)
