@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"slices"
 
 	"github.com/google/gopacket"
 
@@ -76,13 +75,13 @@ func (k ckey) connKey() connKey {
 }
 
 // idxBuilder is the index of the segment being written. Records are
-// chained per connection in one array reused from segment to segment, so
-// a packet costs one map lookup and no allocation once the arrays have
-// grown.
+// appended in file order, each naming its connection by number, to one
+// array reused from segment to segment: a packet costs one map lookup and
+// one sequential append, and the index is written out as it stands.
 type idxBuilder struct {
-	conns       map[ckey]int32
+	conns       map[ckey]uint32
 	order       []connState
-	chain       []recEntry
+	recs        []recEntry // file order
 	first, last int64
 	size        int64 // segment bytes indexed
 	mem         int64 // bytes of memory the index holds, roughly
@@ -91,13 +90,12 @@ type idxBuilder struct {
 type connState struct {
 	key         connKey
 	first, last int64
-	head, tail  int32
-	n           int32
+	n           uint32
 }
 
 type recEntry struct {
+	conn uint32
 	recRef
-	next int32
 }
 
 // Memory the index counts per connection (map entry and state) and per
@@ -108,14 +106,14 @@ const (
 )
 
 func newIdxBuilder() *idxBuilder {
-	return &idxBuilder{conns: make(map[ckey]int32)}
+	return &idxBuilder{conns: make(map[ckey]uint32)}
 }
 
 // reset empties x for the next segment, keeping its memory.
 func (x *idxBuilder) reset() {
 	clear(x.conns)
 	x.order = x.order[:0]
-	x.chain = x.chain[:0]
+	x.recs = x.recs[:0]
 	x.first, x.last, x.size, x.mem = 0, 0, 0, 0
 }
 
@@ -123,60 +121,55 @@ func (x *idxBuilder) reset() {
 func (x *idxBuilder) add(k ckey, ts int64, off, n uint32) {
 	i, ok := x.conns[k]
 	if !ok {
-		i = int32(len(x.order))
-		x.order = append(x.order, connState{key: k.connKey(), first: ts, last: ts, head: -1, tail: -1})
+		i = uint32(len(x.order))
+		x.order = append(x.order, connState{key: k.connKey(), first: ts, last: ts})
 		x.conns[k] = i
 		x.mem += idxConnMem
 	}
 	c := &x.order[i]
 	c.first, c.last = min(c.first, ts), max(c.last, ts)
-	if len(x.chain) == 0 {
+	c.n++
+	if len(x.recs) == 0 {
 		x.first, x.last = ts, ts
 	} else {
 		x.first, x.last = min(x.first, ts), max(x.last, ts)
 	}
-	e := int32(len(x.chain))
-	x.chain = append(x.chain, recEntry{recRef{off, n}, -1})
-	if c.tail >= 0 {
-		x.chain[c.tail].next = e
-	} else {
-		c.head = e
-	}
-	c.tail = e
-	c.n++
+	x.recs = append(x.recs, recEntry{i, recRef{off, n}})
 	x.mem += idxRecMem
-}
-
-// recs returns a copy of c's records.
-func (x *idxBuilder) recs(c *connState) []recRef {
-	out := make([]recRef, 0, c.n)
-	for e := c.head; e >= 0; e = x.chain[e].next {
-		out = append(out, x.chain[e].recRef)
-	}
-	return out
 }
 
 // snapshot copies the connections match accepts, with their records.
 func (x *idxBuilder) snapshot(match func(connKey) bool) []*connRecs {
+	picked := make(map[uint32]*connRecs)
 	var out []*connRecs
 	for i := range x.order {
 		c := &x.order[i]
 		if match(c.key) {
-			out = append(out, &connRecs{key: c.key, first: c.first, last: c.last, recs: x.recs(c)})
+			cr := &connRecs{key: c.key, first: c.first, last: c.last, recs: make([]recRef, 0, c.n)}
+			picked[uint32(i)] = cr
+			out = append(out, cr)
+		}
+	}
+	if len(out) > 0 {
+		for _, e := range x.recs {
+			if cr := picked[e.conn]; cr != nil {
+				cr.recs = append(cr.recs, e.recRef)
+			}
 		}
 	}
 	return out
 }
 
-// Index file layout, little endian: magic, version, the segment size it
-// covers, first and last packet time, the number of connections; then per
-// connection: proto, ports, both addresses (16 bytes and a length, 0, 4 or
-// 16), first and last time, the number of records and each record's offset
-// and length.
+// Index file layout, little endian: magic and version; the segment size it
+// covers, first and last packet time, the number of connections and of
+// records; per connection: proto, ports, both addresses (16 bytes and a
+// length, 0, 4 or 16), first and last time, its number of records; then
+// every record in file order: its connection's number, offset and length.
 const (
-	idxMagic   = "WFIDX\x00\x00\x01"
-	idxHdrLen  = 8 + 8 + 8 + 8 + 4
+	idxMagic   = "WFIDX\x00\x00\x02"
+	idxHdrLen  = 8 + 8 + 8 + 8 + 4 + 4
 	idxConnLen = 1 + 2 + 2 + 17 + 17 + 8 + 8 + 4
+	idxRecLen  = 12
 )
 
 // errBadIndex marks an index file that cannot be used; the segment is
@@ -212,16 +205,15 @@ func readAddr(b []byte) netip.Addr {
 // writeTo writes the index to w.
 func (x *idxBuilder) writeTo(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
-	var b []byte
+	b := make([]byte, 0, 64<<10)
 	b = append(b, idxMagic...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(x.size))
 	b = binary.LittleEndian.AppendUint64(b, uint64(x.first))
 	b = binary.LittleEndian.AppendUint64(b, uint64(x.last))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(x.order)))
-	bw.Write(b)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(x.recs)))
 	for i := range x.order {
 		c := &x.order[i]
-		b = b[:0]
 		b = append(b, c.key.proto)
 		b = binary.LittleEndian.AppendUint16(b, c.key.pa)
 		b = binary.LittleEndian.AppendUint16(b, c.key.pb)
@@ -229,17 +221,25 @@ func (x *idxBuilder) writeTo(w io.Writer) error {
 		b = appendAddr(b, c.key.b)
 		b = binary.LittleEndian.AppendUint64(b, uint64(c.first))
 		b = binary.LittleEndian.AppendUint64(b, uint64(c.last))
-		b = binary.LittleEndian.AppendUint32(b, uint32(c.n))
+		b = binary.LittleEndian.AppendUint32(b, c.n)
+		if len(b) >= 60<<10 {
+			bw.Write(b)
+			b = b[:0]
+		}
+	}
+	for _, e := range x.recs {
+		if len(b)+idxRecLen > cap(b) {
+			bw.Write(b)
+			b = b[:0]
+		}
 		at := len(b)
-		b = slices.Grow(b, int(c.n)*8)[:at+int(c.n)*8]
-		for e := c.head; e >= 0; e = x.chain[e].next {
-			binary.LittleEndian.PutUint32(b[at:], x.chain[e].off)
-			binary.LittleEndian.PutUint32(b[at+4:], x.chain[e].n)
-			at += 8
-		}
-		if _, err := bw.Write(b); err != nil {
-			return err
-		}
+		b = b[:at+idxRecLen]
+		binary.LittleEndian.PutUint32(b[at:], e.conn)
+		binary.LittleEndian.PutUint32(b[at+4:], e.off)
+		binary.LittleEndian.PutUint32(b[at+8:], e.n)
+	}
+	if _, err := bw.Write(b); err != nil {
+		return err
 	}
 	return bw.Flush()
 }
@@ -261,9 +261,14 @@ func readIndex(path string, keep func(*connRecs) bool) (*segIndex, error) {
 	x.size = int64(binary.LittleEndian.Uint64(h[8:]))
 	x.first = int64(binary.LittleEndian.Uint64(h[16:]))
 	x.last = int64(binary.LittleEndian.Uint64(h[24:]))
-	n := binary.LittleEndian.Uint32(h[32:])
+	nc := binary.LittleEndian.Uint32(h[32:])
+	nr := binary.LittleEndian.Uint32(h[36:])
+	if int64(nr)*pcapRecordHeaderLen > x.size || int64(nc) > int64(nr) {
+		return nil, fmt.Errorf("%s: %w: %d connections, %d records in %d bytes", path, errBadIndex, nc, nr, x.size)
+	}
+	byNum := make([]*connRecs, nc) // nil: not kept
 	var ch [idxConnLen]byte
-	for range n {
+	for i := range nc {
 		if _, err := io.ReadFull(r, ch[:]); err != nil {
 			return nil, fmt.Errorf("%s: %w: %w", path, errBadIndex, err)
 		}
@@ -276,26 +281,29 @@ func readIndex(path string, keep func(*connRecs) bool) (*segIndex, error) {
 		}}
 		c.first = int64(binary.LittleEndian.Uint64(ch[39:]))
 		c.last = int64(binary.LittleEndian.Uint64(ch[47:]))
-		m := int(binary.LittleEndian.Uint32(ch[55:]))
-		if int64(m)*pcapRecordHeaderLen > x.size {
-			return nil, fmt.Errorf("%s: %w: %d records in %d bytes", path, errBadIndex, m, x.size)
-		}
 		if keep != nil && !keep(c) {
-			if _, err := r.Discard(m * 8); err != nil {
-				return nil, fmt.Errorf("%s: %w: %w", path, errBadIndex, err)
-			}
 			continue
 		}
-		c.recs = make([]recRef, m)
-		var rb [8]byte
-		for i := range c.recs {
-			if _, err := io.ReadFull(r, rb[:]); err != nil {
-				return nil, fmt.Errorf("%s: %w: %w", path, errBadIndex, err)
-			}
-			c.recs[i] = recRef{binary.LittleEndian.Uint32(rb[:]), binary.LittleEndian.Uint32(rb[4:])}
-		}
+		c.recs = make([]recRef, 0, binary.LittleEndian.Uint32(ch[55:]))
+		byNum[i] = c
 		x.conns[c.key] = c
 		x.order = append(x.order, c)
+	}
+	if len(x.order) == 0 {
+		return x, nil // nothing asked for: the records need not be read
+	}
+	var rb [idxRecLen]byte
+	for range nr {
+		if _, err := io.ReadFull(r, rb[:]); err != nil {
+			return nil, fmt.Errorf("%s: %w: %w", path, errBadIndex, err)
+		}
+		n := binary.LittleEndian.Uint32(rb[:])
+		if n >= nc {
+			return nil, fmt.Errorf("%s: %w: connection %d of %d", path, errBadIndex, n, nc)
+		}
+		if c := byNum[n]; c != nil {
+			c.recs = append(c.recs, recRef{binary.LittleEndian.Uint32(rb[4:]), binary.LittleEndian.Uint32(rb[8:])})
+		}
 	}
 	return x, nil
 }
