@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"flag"
-	"time"
+	"net/netip"
 
 	"github.com/sirupsen/logrus"
 
@@ -15,36 +15,30 @@ import (
 // archiveOptions are the evidence flags beyond Wherefore's -log_packets,
 // -archive_dir, -max_pcap_log_size and -max_pcap_rotations.
 type archiveOptions struct {
-	maxOpenFiles   int
-	maxConnections int
+	segmentMB      int
+	indexMB        int
 	logQuotaMB     int
 	archiveQuotaMB int
-	pendingMB      int
 	ringMB         int
 	ringFlowMB     int
-	connIdle       time.Duration
 	queue          int
-	keepLeftovers  bool
 }
 
 func registerArchiveFlags(fs *flag.FlagSet, a *archiveOptions) {
 	d := archive.DefaultConfig()
-	fs.IntVar(&a.maxOpenFiles, "archive_max_open_files", d.MaxOpenFiles, "most pcap files open at once with -log_packets (least recently written closed first, reopened to append); at most half the process's open-file limit")
-	fs.IntVar(&a.maxConnections, "archive_max_connections", d.MaxConnections, "most connections logged at once with -log_packets (ended, then least recently active, evicted first)")
-	fs.IntVar(&a.logQuotaMB, "archive_log_quota_mb", d.LogDirQuotaMB, "disk quota in `MB` for the per-connection pcaps in -l (oldest deleted first)")
+	fs.IntVar(&a.segmentMB, "archive_segment_mb", d.SegmentMB, "with -log_packets: size in `MB` at which a spool segment in -l is sealed (its index written beside it) and the next begun")
+	fs.IntVar(&a.indexMB, "archive_index_mb", d.IndexMB, "with -log_packets: memory in `MB` for the current segment's index; a segment whose index reaches it is sealed early (counted)")
+	fs.IntVar(&a.logQuotaMB, "archive_log_quota_mb", d.LogDirQuotaMB, "disk quota in `MB` for the packet spool in -l (oldest segments deleted first)")
 	fs.IntVar(&a.archiveQuotaMB, "archive_quota_mb", d.ArchiveQuotaMB, "disk quota in `MB` for -archive_dir (oldest alert folders deleted first)")
-	fs.IntVar(&a.pendingMB, "archive_pending_mb", d.PendingMB, "memory in `MB` for the newest packets of each logged connection before they are written to -l (when it is full, the buffer with the most bytes times age is written first); a connection that ends with no alert while its packets are all in memory costs no file")
 	fs.IntVar(&a.ringMB, "archive_ring_mb", 64, "flight recorder: memory in `MB` for the recent packets of every flow, archived with its alert (used with -archive_dir and without -log_packets; 0: off)")
 	fs.IntVar(&a.ringFlowMB, "archive_ring_flow_mb", d.RingFlowMB, "flight recorder: most `MB` of recent packets kept per flow")
-	fs.DurationVar(&a.connIdle, "archive_conn_idle", d.ConnIdleTimeout, "a logged connection without packets for this long (packet time) has ended")
-	fs.IntVar(&a.queue, "archive_queue", d.QueueSize, "batches of packets waiting for the pcap writer; beyond it packets are dropped from the logs (counted), never from capture")
-	fs.BoolVar(&a.keepLeftovers, "archive_keep_leftovers", false, "at start, move pcaps left in -l by a crash to -archive_dir instead of deleting them")
+	fs.IntVar(&a.queue, "archive_queue", d.QueueSize, "batches of packets waiting for the evidence writer; beyond it live packets are dropped from the evidence (counted), never from capture")
 }
 
 // evidenceEnabled reports whether packets are kept at all.
 func evidenceEnabled(o *options) bool { return o.logPackets || o.archiveDir != "" }
 
-// openRecorder starts the pcap logger / flight recorder for the source.
+// openRecorder starts the packet spool / flight recorder for the source.
 func openRecorder(o *options, src capture.Source, log *logrus.Logger) (*archive.Recorder, error) {
 	a := &o.archive
 	cfg := archive.DefaultConfig()
@@ -53,23 +47,17 @@ func openRecorder(o *options, src capture.Source, log *logrus.Logger) (*archive.
 	cfg.LogPackets = o.logPackets
 	cfg.MaxLogSizeMB = o.maxPcapLogSize
 	cfg.MaxRotations = o.maxPcapRotations
-	cfg.MaxOpenFiles = a.maxOpenFiles
-	cfg.MaxConnections = a.maxConnections
+	cfg.SegmentMB = a.segmentMB
+	cfg.IndexMB = a.indexMB
 	cfg.LogDirQuotaMB = a.logQuotaMB
 	cfg.ArchiveQuotaMB = a.archiveQuotaMB
-	cfg.PendingMB = a.pendingMB
 	cfg.RingFlowMB = a.ringFlowMB
 	if o.archiveDir != "" && !o.logPackets {
 		cfg.RingMB = a.ringMB
 	}
-	cfg.ConnIdleTimeout = a.connIdle
-	// An alert for an interval is raised once packet time passes its end:
-	// files of a connection that ended must outlive that, with a margin.
-	cfg.Linger = o.flow.Interval + 10*time.Second
 	cfg.QueueSize = a.queue
 	// A capture file waits for the disk rather than lose evidence.
 	cfg.Block = o.capture.File != ""
-	cfg.KeepLeftovers = a.keepLeftovers
 	cfg.Snaplen = src.Snaplen()
 	cfg.LinkType = src.LinkType()
 	cfg.Nanosecond = src.Nanosecond()
@@ -77,13 +65,26 @@ func openRecorder(o *options, src capture.Source, log *logrus.Logger) (*archive.
 }
 
 // archiveEnricher moves an alerted flow's packets into the archive before
-// the alert is written anywhere, so every notifier shows where they are.
+// the alert is written anywhere, so every notifier shows where they are. A
+// pair alert archives the pair's connections; an alert about one address
+// (a scan by a source, a fan-in to a target) archives that address's.
 func archiveEnricher(rec *archive.Recorder, log *logrus.Logger) func(context.Context, *alert.Alert) {
 	return func(ctx context.Context, a *alert.Alert) {
 		if a.Resolved || a.Test {
 			return
 		}
-		paths, err := rec.Archive(ctx, a)
+		src, serr := netip.ParseAddr(a.Src)
+		dst, derr := netip.ParseAddr(a.Dst)
+		var paths []string
+		var err error
+		switch {
+		case serr == nil && derr == nil:
+			paths, err = rec.Archive(ctx, a)
+		case serr == nil:
+			paths, err = rec.ArchiveHost(ctx, a, src)
+		case derr == nil:
+			paths, err = rec.ArchiveHost(ctx, a, dst)
+		}
 		if err != nil {
 			log.WithError(err).WithField("flow", a.Key).Warn("could not archive the flow's packets")
 		}

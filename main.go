@@ -69,6 +69,9 @@ func main() {
 
 // run parses flags and runs wherefore, returning the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "extract" {
+		return runExtract(args[1:], stdout, stderr)
+	}
 	o, fs, explicit, err := parseFlagSet(args)
 	if errors.Is(err, flag.ErrHelp) {
 		printHelp(stderr, newFlagSet(new(options)))

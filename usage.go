@@ -30,9 +30,8 @@ func helpGroups() []helpGroup {
 			"alert_queue_size", "alert_cooldown", "alert_rate_limit", "notify_timeout", "notify_retry_budget",
 			"dns_lookup", "process_lookup", "process_cache_ttl", "test_alert"}},
 		{"Evidence", []string{"l", "archive_dir", "log_packets", "max_pcap_log_size", "max_pcap_rotations",
-			"archive_ring_mb", "archive_ring_flow_mb", "archive_max_open_files", "archive_max_connections",
-			"archive_log_quota_mb", "archive_quota_mb", "archive_conn_idle", "archive_queue", "archive_pending_mb",
-			"archive_keep_leftovers"}},
+			"archive_ring_mb", "archive_ring_flow_mb", "archive_segment_mb", "archive_index_mb",
+			"archive_log_quota_mb", "archive_quota_mb", "archive_queue"}},
 		{"Operations", []string{"loglevel", "report", "report_points", "report_top", "report_alerts", "metrics_addr", "page_window", "stall_after", "config", "example_config",
 			"progress", "cpuprofile", "version"}},
 	}

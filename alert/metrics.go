@@ -7,9 +7,9 @@ import "github.com/prometheus/client_golang/prometheus"
 type Collector struct {
 	stats func() Stats
 
-	queue, overflow, suppressed                  *prometheus.Desc
-	delivered, failed, retried, spooled, dropped *prometheus.Desc
-	notifierQueue, spoolDepth                    *prometheus.Desc
+	queue, overflow, suppressed                          *prometheus.Desc
+	delivered, failed, retried, spooled, resent, dropped *prometheus.Desc
+	notifierQueue, spoolDepth                            *prometheus.Desc
 }
 
 // NewCollector returns a collector of the snapshots stats returns (one
@@ -26,7 +26,8 @@ func NewCollector(stats func() Stats) *Collector {
 		delivered:     desc("notifier_delivered_total", "Alerts delivered, by notifier.", "notifier"),
 		failed:        desc("notifier_failed_total", "Deliveries rejected or failed, by notifier.", "notifier"),
 		retried:       desc("notifier_retries_total", "Delivery attempts after the first, by notifier.", "notifier"),
-		spooled:       desc("notifier_spooled_total", "Alerts spooled to disk for later delivery, by notifier.", "notifier"),
+		spooled:       desc("notifier_spooled_total", "Alerts kept in the spool for a later attempt after their retry budget ran out, by notifier.", "notifier"),
+		resent:        desc("notifier_resent_total", "Alerts from the spool of an earlier run delivered now, by notifier.", "notifier"),
 		dropped:       desc("notifier_dropped_total", "Alerts lost because they could not be spooled, by notifier.", "notifier"),
 		notifierQueue: desc("notifier_queue_depth", "Alerts waiting in a notifier's queue.", "notifier"),
 		spoolDepth:    desc("notifier_spool_depth", "Alerts waiting in a notifier's spool.", "notifier"),
@@ -36,7 +37,7 @@ func NewCollector(stats func() Stats) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.queue, c.overflow, c.suppressed, c.delivered, c.failed, c.retried,
-		c.spooled, c.dropped, c.notifierQueue, c.spoolDepth} {
+		c.spooled, c.resent, c.dropped, c.notifierQueue, c.spoolDepth} {
 		ch <- d
 	}
 }
@@ -60,6 +61,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if n.Remote {
 			counter(c.retried, n.Retried, n.Name)
 			counter(c.spooled, n.Spooled, n.Name)
+			counter(c.resent, n.Resent, n.Name)
 			counter(c.dropped, n.Dropped, n.Name)
 			gauge(c.notifierQueue, n.QueueDepth, n.Name)
 			gauge(c.spoolDepth, n.SpoolDepth, n.Name)

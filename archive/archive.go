@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -32,55 +30,102 @@ const (
 // so the quota can tell them from anything else there.
 const folderTimeLayout = "20060102T150405Z"
 
+// selector says whose packets an archive takes: the connections between
+// two addresses, or every connection of one address.
+type selector struct {
+	pair pairKey
+	host netip.Addr // set for a host archive; pair is then zero
+}
+
+func (q selector) match(k connKey) bool {
+	if q.host.IsValid() {
+		return k.a == q.host || k.b == q.host
+	}
+	return k.a == q.pair.a && k.b == q.pair.b || k.a == q.pair.b && k.b == q.pair.a
+}
+
+func (q selector) matchPair(p pairKey) bool {
+	if q.host.IsValid() {
+		return p.a == q.host || p.b == q.host
+	}
+	return p == q.pair
+}
+
 type archiveReq struct {
-	pair  pairKey
-	until int64 // connections first seen before this, ns; 0 for all
+	sel   selector
+	until int64 // packet time, ns: records before it are taken
 	reply chan archiveSet
 }
 
 // archiveSet is what the writer hands over for one alert.
 type archiveSet struct {
-	files []movedFile
-	ring  []byte // a complete pcap, or nil
+	segs []segRef
+	ring []byte // a complete pcap, or nil
 }
 
-// answer runs on the writer goroutine, after every queued batch.
+// answer runs on the writer goroutine, after every queued batch, so the
+// spool on disk holds every packet tapped before the request.
 func (r *Recorder) answer(q *archiveReq) {
 	var s archiveSet
-	if r.cfg.LogPackets {
-		s.files = r.w.detach(q.pair, q.until)
+	if r.spool != nil {
+		s.segs = r.spool.sealedSegments()
+		if ref, ok := r.spool.selectCurrent(q.sel.match); ok {
+			s.segs = append(s.segs, ref)
+		}
 	}
-	if r.w.ring != nil {
-		s.ring = r.w.ring.take(q.pair)
+	if r.ring != nil {
+		s.ring = r.ring.take(q.sel, q.until)
+		r.ring.publish()
 	}
-	r.w.publish()
 	q.reply <- s
 }
 
 // Archive stores the evidence of alert a in a new folder of -archive_dir,
 // named for the alert's time and flow, and returns the paths of the pcap
-// files in it; main puts them in a.Archive. The folder holds the files of
-// every connection between a.Src and a.Dst (either direction) that began
-// before the end of the alerted interval and is still on disk, every packet
-// tapped before the call included, or, in flight-recorder mode,
-// recent.pcap with the pair's ring; plus alert.json, the alert with its
-// Archive field filled. The connections keep logging into fresh files, so a
-// repeat alert archives what came since. With nothing recorded for the flow
-// it returns no paths and no error.
+// files in it; main puts them in a.Archive. With -log_packets the folder
+// holds one pcap per connection between a.Src and a.Dst (either
+// direction), cut from the spool: its packets from before the end of the
+// alerted interval (a.Time) still retained, or, for a repeat alert of the
+// flow, those since the previous archive; a connection's packets are split
+// into files of -max_pcap_log_size/-max_pcap_rotations MB, at most
+// -max_pcap_rotations of them, the newest kept. In flight-recorder mode it
+// holds recent.pcap with the pair's ring. alert.json is the alert with its
+// Archive field filled. With nothing recorded for the flow it returns no
+// paths and no error.
 //
-// Archive may wait for the writer goroutine; it is meant for the alert
-// dispatcher, never for the capture goroutine. Safe for concurrent use.
+// Archive may wait for the writer goroutine and reads the spool; it is
+// meant for the alert dispatcher, never for the capture goroutine. Safe for
+// concurrent use.
 func (r *Recorder) Archive(ctx context.Context, a *alert.Alert) ([]string, error) {
-	if r.arch == nil || a == nil || !r.enabled {
+	if a == nil {
 		return nil, nil
 	}
 	src, err := netip.ParseAddr(a.Src)
 	if err != nil {
-		return nil, fmt.Errorf("archive: alert %q: src: %w", a.Key, err)
+		return nil, fmt.Errorf("archive: alert %q: src %q: %w", a.Key, a.Src, err)
 	}
 	dst, err := netip.ParseAddr(a.Dst)
 	if err != nil {
-		return nil, fmt.Errorf("archive: alert %q: dst: %w", a.Key, err)
+		return nil, fmt.Errorf("archive: alert %q: dst %q: %w", a.Key, a.Dst, err)
+	}
+	name := addrName(src) + "_" + addrName(dst)
+	return r.archive(ctx, a, selector{pair: makePair(src, dst)}, src, name)
+}
+
+// ArchiveHost is Archive for an alert about one address rather than a
+// pair (a scan by a source, a fan-in to a target): the folder
+// <alert time>_<host>_all holds every connection of host.
+func (r *Recorder) ArchiveHost(ctx context.Context, a *alert.Alert, host netip.Addr) ([]string, error) {
+	if a == nil || !host.IsValid() {
+		return nil, nil
+	}
+	host = host.Unmap()
+	return r.archive(ctx, a, selector{host: host}, host, addrName(host)+"_all")
+}
+
+func (r *Recorder) archive(ctx context.Context, a *alert.Alert, sel selector, first netip.Addr, name string) ([]string, error) {
+	if r.arch == nil || !r.enabled {
+		return nil, nil
 	}
 	r.mu.Lock()
 	if r.closed {
@@ -92,38 +137,42 @@ func (r *Recorder) Archive(ctx context.Context, a *alert.Alert) ([]string, error
 	r.mu.Unlock()
 	defer r.archives.Done()
 
-	// The folder comes first: if -archive_dir is unusable, nothing is taken
-	// from -l and the connections keep their files.
-	when := a.Time
-	if when.IsZero() {
-		when = time.Now()
-	}
-	dir, err := r.arch.mkdir(when, src, dst)
-	if err != nil {
-		r.errs.report(errMkdir, err, logrus.Fields{"flow": a.Key, "dir": r.cfg.ArchiveDir})
-		return nil, fmt.Errorf("archive: alert %q: %w", a.Key, err)
-	}
-	q := &archiveReq{pair: makePair(src, dst), reply: make(chan archiveSet, 1)}
-	if !a.Time.IsZero() {
-		q.until = a.Time.UnixNano()
+	q := &archiveReq{sel: sel, until: a.Time.UnixNano(), reply: make(chan archiveSet, 1)}
+	if a.Time.IsZero() {
+		q.until = 1<<63 - 1
 	}
 	select {
 	case r.reqs <- q:
 	case <-r.done:
-		os.Remove(dir)
 		return nil, ErrClosed
 	case <-ctx.Done():
-		os.Remove(dir)
 		return nil, fmt.Errorf("archive: alert %q: %w", a.Key, ctx.Err())
 	}
-	// The writer answers every request it takes, promptly: it only closes
-	// descriptors. Leaving early would strand the files it handed over.
 	set := <-q.reply
+	since := r.arch.since(sel, q.until)
 
-	paths, size, err := r.arch.fill(dir, set)
+	when := a.Time
+	if when.IsZero() {
+		when = time.Now()
+	}
+	dir, err := r.arch.mkdirNamed(when.UTC().Format(folderTimeLayout) + "_" + name)
+	if err != nil {
+		// The evidence had nowhere to go: count what it held.
+		lost := r.countEvidence(set, sel, since, q.until)
+		r.st.archivesFailed.Add(1)
+		r.st.packetsLost.Add(lost)
+		r.errs.report(errMkdir, err, logrus.Fields{"flow": a.Key, "dir": r.cfg.ArchiveDir, "packets": lost})
+		return nil, fmt.Errorf("archive: alert %q: %w", a.Key, err)
+	}
+	c := cutter{cfg: &r.cfg, hdr: r.hdr, arch: r.arch, st: &r.st, errs: r.errs}
+	paths, size, err := c.fill(dir, set, sel, first, since, q.until)
 	if len(paths) == 0 {
 		os.Remove(dir)
-		return nil, err
+		if err != nil {
+			r.st.archivesFailed.Add(1)
+			return nil, fmt.Errorf("archive: alert %q: %w", a.Key, err)
+		}
+		return nil, nil
 	}
 	rec := *a
 	rec.Archive = paths
@@ -149,6 +198,27 @@ func (r *Recorder) Archive(ctx context.Context, a *alert.Alert) ([]string, error
 	return paths, err
 }
 
+// countEvidence counts the packets an archive would have held.
+func (r *Recorder) countEvidence(set archiveSet, sel selector, since, until int64) uint64 {
+	var n uint64
+	if set.ring != nil {
+		n += uint64(countRecords(set.ring))
+	}
+	rd := newSegReader(set.segs, r.hdr)
+	defer rd.close()
+	for i := range set.segs {
+		conns, _ := set.segs[i].load(sel, since, until)
+		for _, c := range conns {
+			for _, ref := range c.recs {
+				if _, ts, err := rd.read(cutRec{i, ref}); err == nil && ts >= since && ts < until {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
 // archiveIndex tracks the folders in -archive_dir and keeps their total
 // under the quota by deleting the oldest.
 type archiveIndex struct {
@@ -160,6 +230,28 @@ type archiveIndex struct {
 	mu      sync.Mutex
 	used    int64
 	folders []archFolder // complete folders, oldest first
+	// taken is, per flow, the packet time up to which its packets were
+	// archived, so a repeat alert takes only what came since.
+	taken map[selector]int64
+}
+
+// maxTaken bounds the flows remembered in taken; beyond it the memory is
+// dropped, and a repeat alert archives its flow's retained packets anew.
+const maxTaken = 1 << 16
+
+// since returns the packet time from which sel's packets are archived now,
+// and remembers until for the next alert of sel.
+func (x *archiveIndex) since(sel selector, until int64) int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.taken == nil || len(x.taken) >= maxTaken {
+		x.taken = make(map[selector]int64)
+	}
+	from := x.taken[sel]
+	if until > from {
+		x.taken[sel] = until
+	}
+	return from
 }
 
 type archFolder struct {
@@ -233,12 +325,8 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// mkdir makes a fresh folder for an alert: "<time>_<src>_<dst>", with "_2",
-// "_3" ... when the same flow alerts twice in one second.
-func (x *archiveIndex) mkdir(when time.Time, src, dst netip.Addr) (string, error) {
-	return x.mkdirNamed(when.UTC().Format(folderTimeLayout) + "_" + addrName(src) + "_" + addrName(dst))
-}
-
+// mkdirNamed makes a fresh folder for an alert, "<time>_<flow>", with
+// "_2", "_3" ... when the same flow alerts twice in one second.
 func (x *archiveIndex) mkdirNamed(name string) (string, error) {
 	if err := os.MkdirAll(x.dir, dirMode); err != nil {
 		return "", err
@@ -296,80 +384,6 @@ func (x *archiveIndex) commit(dir string, size, extra int64) {
 	x.used += extra
 	x.st.archiveBytes.Store(x.used)
 	x.mu.Unlock()
-}
-
-// fill moves the handed-over files into dir, newest part of each connection
-// first so that a tight quota keeps the packets nearest the alert. A file
-// that cannot be stored is deleted rather than left untracked in -l.
-func (x *archiveIndex) fill(dir string, set archiveSet) (paths []string, size int64, err error) {
-	files := set.files
-	slices.SortStableFunc(files, func(a, b movedFile) int { return cmp.Compare(a.rank, b.rank) })
-	if set.ring != nil {
-		n := int64(len(set.ring))
-		p := filepath.Join(dir, recentFile)
-		if !x.reserve(n) {
-			x.st.archiveQuotaDropped.Add(1)
-		} else if werr := os.WriteFile(p, set.ring, fileMode); werr != nil {
-			os.Remove(p)
-			x.release(n)
-			x.errs.report(errArchiveWrite, werr, logrus.Fields{"file": p})
-			err = errors.Join(err, werr)
-		} else {
-			paths = append(paths, p)
-			size += n
-		}
-	}
-	for _, f := range files {
-		p := filepath.Join(dir, filepath.Base(f.path))
-		if !x.reserve(f.size) {
-			x.st.archiveQuotaDropped.Add(1)
-			removeQuiet(f.path)
-			continue
-		}
-		if merr := moveFile(f.path, p); merr != nil {
-			x.release(f.size)
-			x.errs.report(errMove, merr, logrus.Fields{"file": f.path, "to": p})
-			err = errors.Join(err, merr)
-			removeQuiet(f.path)
-			continue
-		}
-		paths = append(paths, p)
-		size += f.size
-	}
-	slices.Sort(paths)
-	return paths, size, err
-}
-
-func removeQuiet(path string) {
-	_ = os.Remove(path)
-}
-
-// moveFile renames, or copies and deletes when dst is on another file
-// system.
-func moveFile(src, dst string) error {
-	err := os.Rename(src, dst)
-	if err == nil || !errors.Is(err, syscall.EXDEV) {
-		return err
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(dst)
-		return err
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(dst)
-		return err
-	}
-	return os.Remove(src)
 }
 
 // writeFileAtomic writes via a temporary file so a reader never sees half

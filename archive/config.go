@@ -2,7 +2,6 @@ package archive
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/google/gopacket/layers"
 )
@@ -10,33 +9,29 @@ import (
 // Config holds everything the recorder needs. main fills it from flags; the
 // flag each field comes from is named in its comment and in Validate's errors.
 type Config struct {
-	// LogDir is where per-connection pcaps are written (-l).
+	// LogDir holds the spool: pcap segments and their indexes (-l).
 	LogDir string
 	// ArchiveDir receives the evidence of alerted flows (-archive_dir).
 	ArchiveDir string
-	// LogPackets turns on per-connection pcap logging (-log_packets).
+	// LogPackets turns on the spool (-log_packets).
 	LogPackets bool
-	// MaxLogSizeMB bounds the bytes kept per connection, all parts together
-	// (-max_pcap_log_size).
+	// MaxLogSizeMB bounds the bytes archived per connection for one alert,
+	// all files together (-max_pcap_log_size).
 	MaxLogSizeMB int
-	// MaxRotations is the number of files a connection's log is split into
-	// (-max_pcap_rotations); each holds at most MaxLogSizeMB/MaxRotations.
+	// MaxRotations is the number of files a connection's archived packets
+	// are split into at most (-max_pcap_rotations); each holds at most
+	// MaxLogSizeMB/MaxRotations, and the newest packets are kept.
 	MaxRotations int
-	// MaxOpenFiles caps file descriptors held by the writer
-	// (-archive_max_open_files); New lowers it to half the process's
-	// open-file limit.
-	MaxOpenFiles int
-	// MaxConnections caps tracked connections; beyond it the least recently
-	// active one is dropped with its files (-archive_max_connections).
-	MaxConnections int
-	// LogDirQuotaMB bounds all files in LogDir; oldest parts go first
+	// SegmentMB is the size at which a spool segment is sealed and the
+	// next one started (-archive_segment_mb).
+	SegmentMB int
+	// IndexMB bounds the memory of the current segment's index; a segment
+	// whose index reaches it is sealed early, and counted
+	// (-archive_index_mb).
+	IndexMB int
+	// LogDirQuotaMB bounds the spool; the oldest segments are deleted first
 	// (-archive_log_quota_mb).
 	LogDirQuotaMB int
-	// PendingMB is the memory for records not yet written to -l: each
-	// connection's newest records wait there, so a short connection that
-	// ends with no alert costs no file; an eighth of it (512 KiB at least)
-	// holds records on their way to the disk (-archive_pending_mb).
-	PendingMB int
 	// ArchiveQuotaMB bounds ArchiveDir; oldest alert folders go first
 	// (-archive_quota_mb).
 	ArchiveQuotaMB int
@@ -46,13 +41,6 @@ type Config struct {
 	// RingFlowMB caps one address pair's share of the ring
 	// (-archive_ring_flow_mb).
 	RingFlowMB int
-	// ConnIdleTimeout ends a connection that has sent nothing for this long
-	// in packet time (-archive_conn_idle).
-	ConnIdleTimeout time.Duration
-	// Linger keeps an ended connection's files this long, in packet time and
-	// in wall time, so the alert for the interval it ended in can still claim
-	// them. main sets it to -transfer_interval plus a margin.
-	Linger time.Duration
 	// QueueSize is the number of packet batches that may wait for the writer
 	// (-archive_queue); when all are in use, packets are counted and dropped
 	// (or, with Block, Tap waits).
@@ -62,9 +50,6 @@ type Config struct {
 	// has no kernel buffer to overflow and whose evidence should be whole;
 	// live capture must never wait on a disk.
 	Block bool
-	// KeepLeftovers moves files a previous run left in LogDir into ArchiveDir
-	// instead of deleting them (-archive_keep_leftovers).
-	KeepLeftovers bool
 	// Snaplen, LinkType and Nanosecond describe the capture; every file's
 	// header carries them (-s and the source's link type and resolution).
 	Snaplen    int
@@ -76,33 +61,31 @@ type Config struct {
 // user set.
 func DefaultConfig() Config {
 	return Config{
-		MaxLogSizeMB:    1,
-		MaxRotations:    10,
-		MaxOpenFiles:    8192,
-		MaxConnections:  65536,
-		LogDirQuotaMB:   1024,
-		ArchiveQuotaMB:  4096,
-		PendingMB:       64,
-		RingMB:          0,
-		RingFlowMB:      2,
-		ConnIdleTimeout: 2 * time.Minute,
-		Linger:          70 * time.Second,
-		QueueSize:       32,
-		Snaplen:         maxSnaplen,
-		LinkType:        int(layers.LinkTypeEthernet),
+		MaxLogSizeMB:   1,
+		MaxRotations:   10,
+		SegmentMB:      128,
+		IndexMB:        32,
+		LogDirQuotaMB:  1024,
+		ArchiveQuotaMB: 4096,
+		RingMB:         0,
+		RingFlowMB:     2,
+		QueueSize:      32,
+		Snaplen:        maxSnaplen,
+		LinkType:       int(layers.LinkTypeEthernet),
 	}
 }
 
 // maxSnaplen is libpcap's largest snapshot length; 0 means this too.
 const maxSnaplen = 262144
 
+// maxSegmentMB keeps every offset in a segment within the index's 32 bits.
+const maxSegmentMB = 4095
+
 // Validate reports the first unusable setting, naming its flag.
 func (c *Config) Validate() error {
 	switch {
 	case c.LogPackets && c.LogDir == "":
-		return fmt.Errorf("archive: -log_packets needs -l (the directory for per-connection pcaps)")
-	case c.LogPackets && c.ArchiveDir == "":
-		return fmt.Errorf("archive: -log_packets needs -archive_dir: files of connections that raise no alert are deleted when they end")
+		return fmt.Errorf("archive: -log_packets needs -l (the directory for the packet spool)")
 	case c.RingMB < 0:
 		return fmt.Errorf("archive: -archive_ring_mb=%d: must be >= 0", c.RingMB)
 	case c.RingMB > 0 && c.ArchiveDir == "":
@@ -115,20 +98,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("archive: -max_pcap_rotations=%d: must be > 0", c.MaxRotations)
 	case int64(c.MaxLogSizeMB)*mib/int64(c.MaxRotations) < pcapHeaderLen+pcapRecordHeaderLen+64:
 		return fmt.Errorf("archive: -max_pcap_log_size=%d split into -max_pcap_rotations=%d files leaves too little per file", c.MaxLogSizeMB, c.MaxRotations)
-	case c.MaxOpenFiles <= 0:
-		return fmt.Errorf("archive: -archive_max_open_files=%d: must be > 0", c.MaxOpenFiles)
-	case c.MaxConnections <= 0:
-		return fmt.Errorf("archive: -archive_max_connections=%d: must be > 0", c.MaxConnections)
-	case c.LogDirQuotaMB < c.MaxLogSizeMB:
-		return fmt.Errorf("archive: -archive_log_quota_mb=%d: must be at least -max_pcap_log_size (%d)", c.LogDirQuotaMB, c.MaxLogSizeMB)
-	case c.LogPackets && c.PendingMB <= 0:
-		return fmt.Errorf("archive: -archive_pending_mb=%d: must be > 0", c.PendingMB)
+	case c.SegmentMB <= 0 || c.SegmentMB > maxSegmentMB:
+		return fmt.Errorf("archive: -archive_segment_mb=%d: must be in 1..%d", c.SegmentMB, maxSegmentMB)
+	case c.IndexMB <= 0:
+		return fmt.Errorf("archive: -archive_index_mb=%d: must be > 0", c.IndexMB)
+	case c.LogPackets && c.LogDirQuotaMB < c.SegmentMB:
+		return fmt.Errorf("archive: -archive_log_quota_mb=%d: must be at least -archive_segment_mb (%d)", c.LogDirQuotaMB, c.SegmentMB)
 	case c.ArchiveQuotaMB <= 0:
 		return fmt.Errorf("archive: -archive_quota_mb=%d: must be > 0", c.ArchiveQuotaMB)
-	case c.ConnIdleTimeout <= 0:
-		return fmt.Errorf("archive: -archive_conn_idle=%v: must be > 0", c.ConnIdleTimeout)
-	case c.Linger <= 0:
-		return fmt.Errorf("archive: Linger=%v: must be > 0 (set it to -transfer_interval plus a margin)", c.Linger)
 	case c.QueueSize < 2:
 		return fmt.Errorf("archive: -archive_queue=%d: must be >= 2 batches", c.QueueSize)
 	case c.Snaplen < 0 || c.Snaplen > maxSnaplen:
@@ -145,7 +122,7 @@ func (c *Config) snaplen() int {
 	return c.Snaplen
 }
 
-// partMax is the size one file of a connection may reach.
+// partMax is the size one archived file of a connection may reach.
 func (c *Config) partMax() int64 {
 	return int64(c.MaxLogSizeMB) * mib / int64(c.MaxRotations)
 }

@@ -115,7 +115,6 @@ func testConfig(dir string) Config {
 	c.LogDir = filepath.Join(dir, "log")
 	c.ArchiveDir = filepath.Join(dir, "archive")
 	c.LogPackets = true
-	c.Linger = 50 * time.Millisecond
 	c.Snaplen = 65535
 	return c
 }
@@ -247,28 +246,6 @@ func tcpdumpTime(ts time.Time, nano bool) string {
 }
 
 // pcapFiles lists the .pcap files under dir, recursively, sorted.
-// logEntries lists what -l holds besides the spare folder, and fails the
-// test if a spare holds more than a pcap header: recycled files keep no
-// traffic.
-func logEntries(tb testing.TB, dir string) []string {
-	tb.Helper()
-	ents, _ := os.ReadDir(dir)
-	var out []string
-	for _, e := range ents {
-		if e.Name() != spareDirName {
-			out = append(out, e.Name())
-		}
-	}
-	spares, _ := os.ReadDir(filepath.Join(dir, spareDirName))
-	for _, e := range spares {
-		// A spare the writer takes meanwhile is gone; that is fine.
-		if info, err := e.Info(); err == nil && info.Size() != pcapHeaderLen {
-			tb.Errorf("spare %s holds %d bytes, not a bare %d-byte header", e.Name(), info.Size(), pcapHeaderLen)
-		}
-	}
-	return out
-}
-
 func pcapFiles(tb testing.TB, dir string) []string {
 	tb.Helper()
 	var out []string
@@ -280,19 +257,6 @@ func pcapFiles(tb testing.TB, dir string) []string {
 	})
 	slices.Sort(out)
 	return out
-}
-
-// partsOf returns a connection's part files in -l, oldest first.
-func partsOf(tb testing.TB, dir, base string) []string {
-	tb.Helper()
-	m, _ := filepath.Glob(filepath.Join(dir, base+".*.pcap"))
-	slices.SortFunc(m, func(a, b string) int {
-		var x, y int
-		fmt.Sscanf(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(a), base+"."), ".pcap"), "%d", &x)
-		fmt.Sscanf(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(b), base+"."), ".pcap"), "%d", &y)
-		return x - y
-	})
-	return m
 }
 
 // eventually polls cond until it holds or a few seconds pass.

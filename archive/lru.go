@@ -2,7 +2,7 @@ package archive
 
 // lruList is an intrusive doubly linked list, most recently used first:
 // elements carry their own links, so moving one to the front allocates
-// nothing. The ring's flows and fileIO's open files use it.
+// nothing. The flight recorder orders its flows with it.
 type lruList[P lruNode[P]] struct {
 	head, tail P
 }

@@ -7,7 +7,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Collector struct {
 	rec *Recorder
 
-	written, dropped, lost, filesOpen, archives, ringBytes, errors *prometheus.Desc
+	written, dropped, lost, segments, archives, ringBytes, errors *prometheus.Desc
 }
 
 // NewCollector returns a collector of r.
@@ -17,10 +17,10 @@ func NewCollector(r *Recorder) *Collector {
 	}
 	return &Collector{
 		rec:       r,
-		written:   desc("packets_written_total", "Packets written to per-connection pcaps."),
+		written:   desc("packets_written_total", "Packets written to the packet spool."),
 		dropped:   desc("packets_dropped_total", "Packets not logged because the writer queue was full."),
-		lost:      desc("packets_lost_total", "Packets not logged because a file could not be written."),
-		filesOpen: desc("files_open", "Pcap files open now."),
+		lost:      desc("packets_lost_total", "Packets of evidence lost because a file in -l or -archive_dir could not be written."),
+		segments:  desc("spool_segments", "Sealed packet spool segments in -l now."),
 		archives:  desc("archives_total", "Alerts whose packets were archived."),
 		ringBytes: desc("ring_bytes", "Flight recorder memory in use."),
 		errors:    desc("errors_total", "Evidence file errors, by kind.", "kind"),
@@ -29,7 +29,7 @@ func NewCollector(r *Recorder) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.written, c.dropped, c.lost, c.filesOpen, c.archives, c.ringBytes, c.errors} {
+	for _, d := range []*prometheus.Desc{c.written, c.dropped, c.lost, c.segments, c.archives, c.ringBytes, c.errors} {
 		ch <- d
 	}
 }
@@ -46,7 +46,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.written, s.PacketsWritten)
 	counter(c.dropped, s.PacketsDropped)
 	counter(c.lost, s.PacketsLost)
-	gauge(c.filesOpen, float64(s.FilesOpen))
+	gauge(c.segments, float64(s.Segments))
 	counter(c.archives, s.Archives)
 	gauge(c.ringBytes, float64(s.RingBytes))
 	for kind, n := range s.Errors {

@@ -1,19 +1,17 @@
 package archive
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 
 	"github.com/google/gopacket/layers"
 )
 
-// The classic pcap format is written by hand rather than with pcapgo: a file
-// reopened after its descriptor was closed must be appended to without a
-// second header, and records are encoded straight into pooled buffers.
+// The classic pcap format is written by hand rather than with pcapgo:
+// records are encoded straight into the batch arena on the capture
+// goroutine and written to the spool as they are, and the spool is read
+// back record by record at offsets its index gives.
 const (
 	pcapHeaderLen       = 24
 	pcapRecordHeaderLen = 16
@@ -73,61 +71,70 @@ func (h fileHeader) appendRecord(b []byte, ts int64, data []byte, origLen uint32
 // recordLen is the bytes a packet of n captured bytes takes in a file.
 func recordLen(n int) int64 { return int64(pcapRecordHeaderLen + n) }
 
-// errNotPcap marks a file whose global header is not one we can repair.
+// errNotPcap marks a file whose global header is not one we can read.
 var errNotPcap = errors.New("not a pcap file")
 
-// repairFile truncates a pcap file after its last whole record, which is all
-// a crash can damage (records are written whole, in order). It returns the
-// number of whole records and the bytes cut.
-func repairFile(path string) (records int, cut int64, err error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, 0, err
-	}
-	size := st.Size()
-	r := bufio.NewReaderSize(f, 64<<10)
+// segHeader is what a pcap file's global header says, as needed to read
+// its records.
+type segHeader struct {
+	order    binary.ByteOrder
+	nano     bool
+	snaplen  int
+	linkType int
+}
+
+// readSegHeader reads and checks a pcap global header.
+func readSegHeader(r io.Reader) (segHeader, error) {
 	var hdr [pcapHeaderLen]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return 0, 0, fmt.Errorf("%s: %w", path, errNotPcap)
+		return segHeader{}, errNotPcap
 	}
-	var order binary.ByteOrder
-	switch {
-	case binary.LittleEndian.Uint32(hdr[:]) == magicMicro || binary.LittleEndian.Uint32(hdr[:]) == magicNano:
-		order = binary.LittleEndian
-	case binary.BigEndian.Uint32(hdr[:]) == magicMicro || binary.BigEndian.Uint32(hdr[:]) == magicNano:
-		order = binary.BigEndian
-	default:
-		return 0, 0, fmt.Errorf("%s: %w", path, errNotPcap)
-	}
-	limit := int64(order.Uint32(hdr[16:]))
-	if limit < maxSnaplen {
-		limit = maxSnaplen
-	}
-	good := int64(pcapHeaderLen)
-	var rh [pcapRecordHeaderLen]byte
-	for {
-		if _, err := io.ReadFull(r, rh[:]); err != nil {
+	return parseSegHeader(hdr[:])
+}
+
+func parseSegHeader(hdr []byte) (segHeader, error) {
+	var h segHeader
+	for _, o := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+		switch o.Uint32(hdr) {
+		case magicMicro:
+			h.order = o
+		case magicNano:
+			h.order, h.nano = o, true
+		}
+		if h.order != nil {
 			break
 		}
-		incl := int64(order.Uint32(rh[8:]))
-		if incl > limit || good+recordLen(int(incl)) > size {
-			break
-		}
-		if _, err := r.Discard(int(incl)); err != nil {
-			break
-		}
-		good += recordLen(int(incl))
-		records++
 	}
-	if good < size {
-		if err := f.Truncate(good); err != nil {
-			return records, 0, err
-		}
+	if h.order == nil {
+		return h, errNotPcap
 	}
-	return records, size - good, nil
+	h.snaplen = int(h.order.Uint32(hdr[16:]))
+	h.linkType = int(h.order.Uint32(hdr[20:]) & 0x0fffffff)
+	return h, nil
+}
+
+// parseRecordHeader decodes a record header: time in ns, captured and
+// original length.
+func (h segHeader) parseRecordHeader(b []byte) (ts int64, incl, orig int) {
+	sec := int64(h.order.Uint32(b))
+	frac := int64(h.order.Uint32(b[4:]))
+	if !h.nano {
+		frac *= 1000
+	}
+	return sec*1e9 + frac, int(h.order.Uint32(b[8:])), int(h.order.Uint32(b[12:]))
+}
+
+// readRecordHeader reads the next record header; ok is false at the end.
+func (h segHeader) readRecordHeader(r io.Reader) (ts int64, incl, orig int, ok bool) {
+	var b [pcapRecordHeaderLen]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return 0, 0, 0, false
+	}
+	ts, incl, orig = h.parseRecordHeader(b[:])
+	return ts, incl, orig, true
+}
+
+// fileHeader returns the header a file holding this file's records needs.
+func (h segHeader) fileHeader() fileHeader {
+	return fileHeader{snaplen: uint32(h.snaplen), linkType: h.linkType, nano: h.nano}
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -16,16 +14,19 @@ import (
 // ErrClosed is returned by Archive after Close.
 var ErrClosed = errors.New("archive: recorder closed")
 
-// Recorder logs packets per connection, keeps the flight recorder, and
-// archives the evidence of alerted flows. Tap runs on the capture goroutine;
-// the writer goroutine, started by New and ended by Close, decides what
-// goes into which file of -l, and its file goroutine (fileio.go) does the
-// file system calls; Archive and Stats may be called from any goroutine.
+// Recorder is the packet path of the evidence: Tap copies each packet on
+// the capture goroutine; two goroutines, started by New and ended by Close,
+// take it on: the disk goroutine appends it to the spool, the index
+// goroutine indexes it (or, without -log_packets, keeps it in the flight
+// recorder's ring); Archive cuts an alerted flow's connections out of the
+// spool into -archive_dir. Archive and Stats may be called from any
+// goroutine.
 type Recorder struct {
 	cfg     Config
 	log     *logrus.Logger
 	enabled bool
 	snaplen int
+	hdr     fileHeader
 	st      counters
 	errs    *errLog
 
@@ -37,29 +38,34 @@ type Recorder struct {
 	full chan *batch
 	reqs chan *archiveReq
 	stop chan struct{}
-	done chan struct{}
+	// staged carries batches from the disk goroutine to the index
+	// goroutine; diskDone and done close when each has ended.
+	staged   chan stageItem
+	diskDone chan struct{}
+	done     chan struct{}
 
-	w        *writer
+	spool    *spool // nil without -log_packets
+	ring     *ring  // nil unless the flight recorder is on
 	arch     *archiveIndex
 	archives sync.WaitGroup // Archive calls in flight; Close waits for them
 	tick     time.Duration
 	once     sync.Once
 }
 
-// New checks cfg, deals with what an earlier run left in -l, and starts the
-// writer goroutine. Only an invalid Config or an -l that cannot be created
-// is an error: an unusable -archive_dir is logged and counted, and every
-// Archive call then fails, but packets are still logged.
+// New checks cfg, takes over the spool an earlier run left in -l, and
+// starts its goroutines. Only an invalid Config is an error: an
+// unusable -l or -archive_dir is logged and counted, and capture goes on.
 func New(cfg Config, log *logrus.Logger) (*Recorder, error) {
 	r, err := newRecorder(cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	go r.run()
+	go r.index()
 	return r, nil
 }
 
-// newRecorder builds a recorder without starting its writer.
+// newRecorder builds a recorder without starting its goroutines.
 func newRecorder(cfg Config, log *logrus.Logger) (*Recorder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -68,49 +74,36 @@ func newRecorder(cfg Config, log *logrus.Logger) (*Recorder, error) {
 		log = logrus.StandardLogger()
 	}
 	r := &Recorder{
-		cfg:     cfg,
-		log:     log,
-		enabled: cfg.LogPackets || cfg.RingMB > 0,
-		snaplen: cfg.snaplen(),
-		reqs:    make(chan *archiveReq),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		tick:    min(max(cfg.Linger/4, 10*time.Millisecond), 500*time.Millisecond),
+		cfg:      cfg,
+		log:      log,
+		enabled:  cfg.LogPackets || cfg.RingMB > 0,
+		snaplen:  cfg.snaplen(),
+		hdr:      fileHeader{snaplen: uint32(cfg.snaplen()), linkType: cfg.LinkType, nano: cfg.Nanosecond},
+		reqs:     make(chan *archiveReq),
+		stop:     make(chan struct{}),
+		diskDone: make(chan struct{}),
+		done:     make(chan struct{}),
+		tick:     200 * time.Millisecond,
 	}
 	r.errs = &errLog{log: log, st: &r.st}
-	if r.cfg.LogDir != "" {
-		abs, err := filepath.Abs(r.cfg.LogDir)
-		if err != nil {
-			return nil, fmt.Errorf("archive: -l %q: %w", cfg.LogDir, err)
+	// Absolute, because the paths go into alerts read elsewhere.
+	for _, d := range []*string{&r.cfg.LogDir, &r.cfg.ArchiveDir} {
+		if *d == "" {
+			continue
 		}
-		r.cfg.LogDir = abs
-	}
-	if lim := openFileLimit(); cfg.LogPackets && lim > 0 && r.cfg.MaxOpenFiles > lim/2 {
-		// The other half is for capture, sockets and the archive's own
-		// files: running out of descriptors would fail far more than
-		// reopening a few more pcaps does.
-		r.cfg.MaxOpenFiles = max(lim/2, 1)
-		log.WithFields(logrus.Fields{"archive_max_open_files": r.cfg.MaxOpenFiles, "open_file_limit": lim}).
-			Info("archive: holding fewer pcap files open than -archive_max_open_files, within the process's open-file limit")
+		abs, err := filepath.Abs(*d)
+		if err != nil {
+			return nil, fmt.Errorf("archive: directory %q: %w", *d, err)
+		}
+		*d = abs
 	}
 	if r.cfg.ArchiveDir != "" {
-		// Absolute, because the paths go into alerts read elsewhere.
-		abs, err := filepath.Abs(r.cfg.ArchiveDir)
-		if err != nil {
-			return nil, fmt.Errorf("archive: -archive_dir %q: %w", cfg.ArchiveDir, err)
-		}
-		r.cfg.ArchiveDir = abs
 		r.arch = newArchiveIndex(&r.cfg, &r.st, r.errs)
 	}
 	if cfg.LogPackets {
-		if err := os.MkdirAll(r.cfg.LogDir, dirMode); err != nil {
-			return nil, fmt.Errorf("archive: -l %q: %w", r.cfg.LogDir, err)
-		}
-	}
-	// The writer first: leftovers it can reuse become its spares.
-	r.w = newWriter(&r.cfg, &r.st, r.errs, log)
-	if r.cfg.LogDir != "" {
-		r.handleLeftovers()
+		r.spool = newSpool(&r.cfg, r.hdr, &r.st, r.errs, log)
+	} else if cfg.RingMB > 0 {
+		r.ring = newRing(&r.cfg, r.hdr, &r.st)
 	}
 	n := 0
 	if r.enabled {
@@ -118,25 +111,36 @@ func newRecorder(cfg Config, log *logrus.Logger) (*Recorder, error) {
 	}
 	r.free = make(chan *batch, n)
 	r.full = make(chan *batch, n)
+	r.staged = make(chan stageItem, n+4)
 	for range n {
 		r.free <- newBatch(r.snaplen)
 	}
 	return r, nil
 }
 
-// run is the writer goroutine.
+// stageItem passes from the disk goroutine to the index goroutine, in
+// order: a batch the disk stage is done with, an archive request, or the
+// end.
+type stageItem struct {
+	b    *batch
+	ctl  bool // b is the closing seal's, not one of the queue's batches
+	req  *archiveReq
+	stop bool
+}
+
+// run is the disk goroutine: it takes the batches Tap queued, in order,
+// and has the spool write them; the index goroutine gets each after.
 func (r *Recorder) run() {
-	defer close(r.done)
-	go r.w.io.run()
+	defer close(r.diskDone)
 	t := time.NewTicker(r.tick)
 	defer t.Stop()
 	for {
 		select {
 		case b := <-r.full:
-			r.process(b)
+			r.stage(b)
 		case q := <-r.reqs:
 			r.drain()
-			r.answer(q)
+			r.staged <- stageItem{req: q}
 		case <-t.C:
 			// A quiet link may never fill a batch: take the partial one, in
 			// its place in the queue so packets stay in order.
@@ -144,46 +148,83 @@ func (r *Recorder) run() {
 			r.handOff()
 			r.mu.Unlock()
 			r.drain()
-			r.w.tick()
 		case <-r.stop:
 			r.drain()
 			for answered := true; answered; {
 				select {
 				case q := <-r.reqs:
-					r.answer(q)
+					r.staged <- stageItem{req: q}
 				default:
 					answered = false
 				}
 			}
-			r.w.shutdown()
+			if r.spool != nil {
+				// Every segment in -l gets its index.
+				ctl := &batch{}
+				r.spool.diskSeal(ctl)
+				r.staged <- stageItem{b: ctl, ctl: true}
+			}
+			r.staged <- stageItem{stop: true}
 			return
 		}
 	}
 }
 
-func (r *Recorder) process(b *batch) {
-	r.w.batch(b)
-	b.reset()
-	r.free <- b
+func (r *Recorder) stage(b *batch) {
+	if r.spool != nil {
+		r.spool.diskWrite(b)
+	}
+	r.staged <- stageItem{b: b}
 }
 
-// drain handles every batch queued so far.
+// drain stages every batch queued so far.
 func (r *Recorder) drain() {
 	for {
 		select {
 		case b := <-r.full:
-			r.process(b)
+			r.stage(b)
 		default:
 			return
 		}
 	}
 }
 
-// Close stops the recorder: packets tapped before it are written, every file
-// is flushed and closed (each a valid pcap), files of ended connections are
-// deleted, and Archive calls in flight finish. Files of live connections stay
-// in -l; the next start treats them as leftovers. Close returns ctx's error
-// if that takes too long; it is safe to call more than once.
+// index is the index goroutine: it indexes what the disk stage wrote (or
+// fills the flight recorder's ring), answers archive requests in their
+// place among the batches, and frees the batches for Tap.
+func (r *Recorder) index() {
+	defer close(r.done)
+	for it := range r.staged {
+		switch {
+		case it.b != nil:
+			switch {
+			case r.spool != nil:
+				r.spool.apply(it.b)
+			case r.ring != nil:
+				b := it.b
+				for i := range b.ents {
+					e := &b.ents[i]
+					r.ring.add(makePair(e.rec.Src, e.rec.Dst), e.ts, e.data(b.arena), e.origLen)
+				}
+				r.ring.publish()
+			}
+			if !it.ctl {
+				it.b.reset()
+				r.free <- it.b
+			}
+		case it.req != nil:
+			r.answer(it.req)
+		case it.stop:
+			return
+		}
+	}
+}
+
+// Close stops the recorder: packets tapped before it are written, the
+// current segment is sealed with its index, and Archive calls in flight
+// finish. The spool stays in -l, within its quota, for -extract and the
+// next start. Close returns ctx's error if that takes too long; it is safe
+// to call more than once.
 func (r *Recorder) Close(ctx context.Context) error {
 	r.once.Do(func() {
 		r.mu.Lock()
@@ -192,10 +233,12 @@ func (r *Recorder) Close(ctx context.Context) error {
 		r.mu.Unlock()
 		close(r.stop)
 	})
-	select {
-	case <-r.done:
-	case <-ctx.Done():
-		return fmt.Errorf("archive: close: writer still busy: %w", ctx.Err())
+	for _, done := range []chan struct{}{r.diskDone, r.done} {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("archive: close: writer still busy: %w", ctx.Err())
+		}
 	}
 	moved := make(chan struct{})
 	go func() { r.archives.Wait(); close(moved) }()
@@ -203,16 +246,6 @@ func (r *Recorder) Close(ctx context.Context) error {
 	case <-moved:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("archive: close: archive still moving files: %w", ctx.Err())
+		return fmt.Errorf("archive: close: archive still cutting files: %w", ctx.Err())
 	}
-}
-
-// openFileLimit is the process's open-file limit (RLIMIT_NOFILE, which Go
-// raises to the hard limit at start), or 0 if unknown.
-func openFileLimit() int {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
-		return 0
-	}
-	return int(rl.Cur)
 }

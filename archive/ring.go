@@ -1,5 +1,11 @@
 package archive
 
+import (
+	"cmp"
+	"encoding/binary"
+	"slices"
+)
+
 // The flight recorder keeps the recent packets of every address pair in
 // memory when -log_packets is off, so an alert can still archive the
 // traffic that led up to it. Memory comes in fixed chunks from one global
@@ -104,25 +110,74 @@ func (r *ring) shift(f *ringFlow) []byte {
 	return c[:0]
 }
 
-// take returns pair k's packets as a complete pcap file and frees them, so
-// a repeat alert archives only what came since.
-func (r *ring) take(k pairKey) []byte {
-	f := r.flows[k]
-	if f == nil {
+// take returns the packets of the pairs sel accepts from before until (ns)
+// as one complete pcap file and frees them, so a repeat alert archives
+// only what came since. Packets at or after until stay: they belong to a
+// later interval.
+func (r *ring) take(sel selector, until int64) []byte {
+	var flows []*ringFlow
+	if sel.host.IsValid() {
+		for k, f := range r.flows {
+			if sel.matchPair(k) {
+				flows = append(flows, f)
+			}
+		}
+		slices.SortFunc(flows, func(a, b *ringFlow) int {
+			return cmp.Or(a.key.a.Compare(b.key.a), a.key.b.Compare(b.key.b))
+		})
+	} else if f := r.flows[sel.pair]; f != nil {
+		flows = append(flows, f)
+	}
+	if len(flows) == 0 {
 		return nil
 	}
-	n := pcapHeaderLen
-	for _, c := range f.chunks {
-		n += len(c)
+	h := segHeader{order: binary.LittleEndian, nano: r.hdr.nano}
+	out := r.hdr.appendHeader(nil)
+	// Records to keep go back after every taken flow is removed, so
+	// putting them back cannot evict a flow still being read.
+	type kept struct {
+		key  pairKey
+		recs []byte
 	}
-	out := r.hdr.appendHeader(make([]byte, 0, n))
-	for _, c := range f.chunks {
-		out = append(out, c...)
-		r.free = append(r.free, c[:0])
+	var keep []kept
+	for _, f := range flows {
+		var later []byte
+		for _, c := range f.chunks {
+			for off := 0; off+pcapRecordHeaderLen <= len(c); {
+				ts, incl, _ := h.parseRecordHeader(c[off:])
+				end := off + pcapRecordHeaderLen + incl
+				if ts < until {
+					out = append(out, c[off:end]...)
+				} else {
+					later = append(later, c[off:end]...)
+				}
+				off = end
+			}
+		}
+		if len(later) > 0 {
+			keep = append(keep, kept{f.key, later})
+		}
 	}
-	f.chunks = f.chunks[:0]
-	r.remove(f)
+	for _, f := range flows {
+		r.remove(f)
+	}
+	for _, k := range keep {
+		for off := 0; off < len(k.recs); {
+			ts, incl, orig := h.parseRecordHeader(k.recs[off:])
+			r.add(k.key, ts, k.recs[off+pcapRecordHeaderLen:off+pcapRecordHeaderLen+incl], uint32(orig))
+			off += pcapRecordHeaderLen + incl
+		}
+	}
+	if len(out) == pcapHeaderLen {
+		return nil
+	}
 	return out
+}
+
+// publish updates the ring's gauges.
+func (r *ring) publish() {
+	r.st.ringBytes.Store(int64(r.chunks-len(r.free)) * ringChunk)
+	r.st.ringFlows.Store(int64(len(r.flows)))
 }
 
 func (r *ring) remove(f *ringFlow) {

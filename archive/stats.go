@@ -9,37 +9,34 @@ import (
 )
 
 // Stats is a snapshot of the recorder's counters. Counts only grow; gauges
-// (FilesOpen, Connections, LogDirBytes, ArchiveBytes, Ring*) say what holds
+// (Segments, LogDirBytes, IndexBytes, ArchiveBytes, Ring*) say what holds
 // now.
 type Stats struct {
-	PacketsWritten uint64 // records written to files in -l
+	PacketsWritten uint64 // records written to the spool in -l
 	BytesWritten   uint64 // bytes of those records, headers included
 	PacketsDropped uint64 // refused by Tap because the writer queue was full
-	PacketsLost    uint64 // queued but not written: open or write failed
-	// PacketsDiscarded were held in memory and deleted unwritten: with a
-	// connection that ended (or was evicted) with no alert, or with a part
-	// the -l quota deleted.
-	PacketsDiscarded uint64
+	// PacketsLost were meant for a file and did not reach it: a spool
+	// segment could not be created or written (-l full, read-only or
+	// gone), or an alert's evidence could not be stored in -archive_dir.
+	PacketsLost uint64
 
-	FilesOpen    int    // descriptors held now
-	MaxFilesOpen int    // the most ever held at once
-	FilesCreated uint64 // files created in -l
-	// FilesRecycled were deleted parts kept as spares in -l/.spare, header
-	// only, for the next new part to take.
-	FilesRecycled uint64
-	PendingBytes  int64 // memory holding records not yet written to -l
+	SegmentsCreated   uint64 // spool segments started by this run
+	Segments          int    // sealed segments in -l now
+	RecoveredSegments uint64 // segments of an earlier run taken over at start
+	IndexSeals        uint64 // segments sealed early because their index reached -archive_index_mb
+	IndexBytes        int64  // memory of the current segment's index
+	QuotaDeletions    uint64 // segments deleted to stay under -archive_log_quota_mb
+	LogDirBytes       int64  // bytes of the spool in -l
 
-	Connections        int    // tracked now, ended ones still lingering included
-	ConnectionsEnded   uint64 // by FIN/RST or idle timeout
-	ConnectionsEvicted uint64 // dropped, files and all, to stay under -archive_max_connections
-	Rotations          uint64 // files started because the previous one was full
-	RotationDeletions  uint64 // oldest parts deleted to stay under -max_pcap_rotations
-	FilesDeleted       uint64 // files of connections that ended with no alert
-	QuotaDeletions     uint64 // files deleted to stay under -archive_log_quota_mb
-	LogDirBytes        int64  // bytes in -l written by this run
-
-	Archives              uint64 // Archive calls that stored something
-	ArchivedFiles         uint64 // pcap files stored in -archive_dir
+	Archives      uint64 // Archive calls that stored something
+	ArchivedFiles uint64 // pcap files stored in -archive_dir
+	// ArchivesFailed are alerts whose evidence could not be stored: the
+	// folder or its files could not be written (its packets are counted
+	// in PacketsLost).
+	ArchivesFailed uint64
+	// RotationDrops are older records of an archived connection left out
+	// to stay within -max_pcap_rotations files of -max_pcap_log_size.
+	RotationDrops         uint64
 	ArchiveBytes          int64  // bytes in -archive_dir's alert folders
 	ArchiveQuotaDeletions uint64 // old alert folders deleted for -archive_quota_mb
 	ArchiveQuotaDropped   uint64 // files not archived because they did not fit the quota
@@ -48,10 +45,8 @@ type Stats struct {
 	RingFlows     int    // address pairs with packets in the ring
 	RingEvictions uint64 // ring chunks taken from the least recently active pairs
 
-	Leftovers uint64 // files from an earlier run deleted or archived at start
-
-	// Errors counts failures by kind: "open", "write", "close", "remove",
-	// "mkdir", "move", "archive_write", "leftover".
+	// Errors counts failures by kind: "open", "write", "read", "remove",
+	// "mkdir", "archive_write", "recover".
 	Errors map[string]uint64
 }
 
@@ -59,32 +54,28 @@ type Stats struct {
 const (
 	errOpen = iota
 	errWrite
-	errClose
+	errRead
 	errRemove
 	errMkdir
-	errMove
 	errArchiveWrite
-	errLeftover
+	errRecover
 	nErrKinds
 )
 
-var errKindNames = [nErrKinds]string{"open", "write", "close", "remove", "mkdir", "move", "archive_write", "leftover"}
+var errKindNames = [nErrKinds]string{"open", "write", "read", "remove", "mkdir", "archive_write", "recover"}
 
 // counters are written by the writer goroutine and Archive callers and read
 // by Stats, hence atomics.
 type counters struct {
 	packetsWritten, bytesWritten, packetsDropped, packetsLost atomic.Uint64
-	packetsDiscarded, filesCreated, filesRecycled             atomic.Uint64
-	pendingBytes                                              atomic.Int64
-	filesOpen, maxFilesOpen, connections                      atomic.Int64
-	connsEnded, connsEvicted, rotations, rotationDeletions    atomic.Uint64
-	filesDeleted, quotaDeletions                              atomic.Uint64
-	logDirBytes                                               atomic.Int64
-	archives, archivedFiles, archiveQuotaDeletions            atomic.Uint64
-	archiveQuotaDropped                                       atomic.Uint64
+	segmentsCreated, recoveredSegments, indexSeals            atomic.Uint64
+	quotaDeletions                                            atomic.Uint64
+	segments, indexBytes, logDirBytes                         atomic.Int64
+	archives, archivedFiles, archivesFailed, rotationDrops    atomic.Uint64
+	archiveQuotaDeletions, archiveQuotaDropped                atomic.Uint64
 	archiveBytes                                              atomic.Int64
 	ringBytes, ringFlows                                      atomic.Int64
-	ringEvictions, leftovers                                  atomic.Uint64
+	ringEvictions                                             atomic.Uint64
 	errors                                                    [nErrKinds]atomic.Uint64
 }
 
@@ -96,29 +87,23 @@ func (r *Recorder) Stats() Stats {
 		BytesWritten:          c.bytesWritten.Load(),
 		PacketsDropped:        c.packetsDropped.Load(),
 		PacketsLost:           c.packetsLost.Load(),
-		PacketsDiscarded:      c.packetsDiscarded.Load(),
-		FilesCreated:          c.filesCreated.Load(),
-		FilesRecycled:         c.filesRecycled.Load(),
-		PendingBytes:          c.pendingBytes.Load(),
-		FilesOpen:             int(c.filesOpen.Load()),
-		MaxFilesOpen:          int(c.maxFilesOpen.Load()),
-		Connections:           int(c.connections.Load()),
-		ConnectionsEnded:      c.connsEnded.Load(),
-		ConnectionsEvicted:    c.connsEvicted.Load(),
-		Rotations:             c.rotations.Load(),
-		RotationDeletions:     c.rotationDeletions.Load(),
-		FilesDeleted:          c.filesDeleted.Load(),
+		SegmentsCreated:       c.segmentsCreated.Load(),
+		Segments:              int(c.segments.Load()),
+		RecoveredSegments:     c.recoveredSegments.Load(),
+		IndexSeals:            c.indexSeals.Load(),
+		IndexBytes:            c.indexBytes.Load(),
 		QuotaDeletions:        c.quotaDeletions.Load(),
 		LogDirBytes:           c.logDirBytes.Load(),
 		Archives:              c.archives.Load(),
 		ArchivedFiles:         c.archivedFiles.Load(),
+		ArchivesFailed:        c.archivesFailed.Load(),
+		RotationDrops:         c.rotationDrops.Load(),
 		ArchiveBytes:          c.archiveBytes.Load(),
 		ArchiveQuotaDeletions: c.archiveQuotaDeletions.Load(),
 		ArchiveQuotaDropped:   c.archiveQuotaDropped.Load(),
 		RingBytes:             c.ringBytes.Load(),
 		RingFlows:             int(c.ringFlows.Load()),
 		RingEvictions:         c.ringEvictions.Load(),
-		Leftovers:             c.leftovers.Load(),
 		Errors:                make(map[string]uint64, nErrKinds),
 	}
 	for i := range c.errors {

@@ -7,15 +7,15 @@ import (
 )
 
 // Batch geometry: a batch holds up to batchPackets packets or batchBytes of
-// packet data (at least one snaplen), so one channel operation carries many
+// pcap records (at least one snaplen), so one channel operation carries many
 // packets and the arena is reused, never reallocated.
 const (
 	batchPackets = 1024
-	batchBytes   = 128 << 10
+	batchBytes   = 256 << 10
 )
 
-// entry is one tapped packet: its record and where its bytes sit in the
-// batch arena.
+// entry is one tapped packet: its record and where its pcap record sits in
+// the batch arena.
 type entry struct {
 	rec     capture.Record
 	ts      int64 // ns since the epoch, from the capture info
@@ -24,19 +24,24 @@ type entry struct {
 	origLen uint32
 }
 
-// batch carries packets from Tap to the writer. Batches cycle between the
-// free and full channels; there are exactly QueueSize of them, so Tap's send
-// on full can never block.
+// data is the packet's captured bytes inside the arena.
+func (e *entry) data(arena []byte) []byte {
+	start := e.off + pcapRecordHeaderLen
+	return arena[start : start+e.n]
+}
+
+// batch carries packets from Tap to the writer. Its arena is a run of whole
+// pcap records, header and data, so the spool writes it to disk as it is.
+// Batches cycle between the free and full channels; there are exactly
+// QueueSize of them, so Tap's send on full can never block.
 type batch struct {
 	arena []byte
 	ents  []entry
+	ev    []spoolEvent // what the spool's disk stage did with it
 }
 
 func newBatch(snaplen int) *batch {
-	n := batchBytes
-	if snaplen > n {
-		n = snaplen
-	}
+	n := max(batchBytes, pcapRecordHeaderLen+snaplen)
 	return &batch{arena: make([]byte, 0, n), ents: make([]entry, 0, batchPackets)}
 }
 
@@ -45,8 +50,8 @@ func (b *batch) reset() {
 	b.ents = b.ents[:0]
 }
 
-// Tap copies one packet for the writer; it is the capture.Tap of the
-// recorder. It never touches a file. When every batch is waiting for the
+// Tap copies one packet for the writer, as a pcap record; it is the
+// capture.Tap of the recorder. It never touches a file. When every batch is waiting for the
 // writer, it drops the packet and counts it in Stats.PacketsDropped, or,
 // with Config.Block, waits for the writer to free a batch. It allocates
 // nothing. Packets without IP addresses cannot belong to a connection and
@@ -66,7 +71,7 @@ func (r *Recorder) Tap(ci gopacket.CaptureInfo, data []byte, rec *capture.Record
 	}
 	r.mu.Lock()
 	b := r.cur
-	for b == nil || len(b.ents) == cap(b.ents) || len(b.arena)+n > cap(b.arena) {
+	for b == nil || len(b.ents) == cap(b.ents) || len(b.arena)+pcapRecordHeaderLen+n > cap(b.arena) {
 		if r.closed {
 			r.mu.Unlock()
 			return
@@ -86,10 +91,11 @@ func (r *Recorder) Tap(ci gopacket.CaptureInfo, data []byte, rec *capture.Record
 		return
 	}
 	off := len(b.arena)
-	b.arena = append(b.arena, data[:n]...)
+	ts := ci.Timestamp.UnixNano()
+	b.arena = r.hdr.appendRecord(b.arena, ts, data[:n], uint32(orig))
 	b.ents = append(b.ents, entry{
 		rec:     *rec,
-		ts:      ci.Timestamp.UnixNano(),
+		ts:      ts,
 		off:     uint32(off),
 		n:       uint32(n),
 		origLen: uint32(orig),

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// The flight recorder's evidence for a capture file is the same on every
+// run and ends with the alerted interval.
+func TestFlightRecorderSameEveryRun(t *testing.T) {
+	var first []byte
+	for run := range 3 {
+		dir := t.TempDir()
+		r := runWherefore(t, "-pcapfile", "testdata/demo.pcap", "-archive_dir", dir)
+		alerts := parseAlerts(t, r.stdout)
+		if r.code != 0 || len(alerts) != 1 || len(alerts[0].Archive) != 1 {
+			t.Fatalf("run %d: exit %d, alerts %+v: %s", run, r.code, alerts, r.stderr)
+		}
+		path := alerts[0].Archive[0]
+		if filepath.Base(path) != "recent.pcap" {
+			t.Fatalf("archive %s, want recent.pcap", path)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, ok := tcpdumpTimes(t, path, "")
+		if !ok || len(ts) == 0 {
+			t.Fatalf("tcpdump cannot read %s", path)
+		}
+		end := alerts[0].Time
+		var sec, usec int64
+		if _, err := fmt.Sscanf(ts[len(ts)-1], "%d.%d", &sec, &usec); err != nil {
+			t.Fatalf("tcpdump time %q: %v", ts[len(ts)-1], err)
+		}
+		last := time.Unix(sec, usec*1000)
+		if !last.Before(end) || last.Before(end.Add(-time.Duration(alerts[0].IntervalSeconds*float64(time.Second)))) {
+			t.Errorf("run %d: last packet at %s; want it within the alerted interval ending %s", run, last, end)
+		}
+		if run == 0 {
+			first = data
+		} else if !bytes.Equal(data, first) {
+			t.Errorf("run %d: recent.pcap differs from the first run's (%d bytes against %d)", run, len(data), len(first))
+		}
+	}
+}
