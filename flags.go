@@ -14,13 +14,10 @@ func newFlagSet(o *options) *flag.FlagSet {
 	o.flow.RegisterFlags(fs)
 	o.anomaly.RegisterFlags(fs)
 	o.dispatch.RegisterFlags(fs)
+	o.archive.RegisterFlags(fs)
 
 	fs.StringVar(&o.logDir, "l", "/var/log/wherefore", "log `directory`: the alert record (live mode) and, with -log_packets, the packet spool (pcap segments and their indexes)")
 	fs.StringVar(&o.logDir, "log_dir", "/var/log/wherefore", "alias of -l")
-	fs.StringVar(&o.archiveDir, "archive_dir", "", "`directory` that keeps the packets of flows that raised an alert (empty: no archive)")
-	fs.BoolVar(&o.logPackets, "log_packets", false, "append every packet to a spool of pcap segments with indexes in -l; alerted flows' connections are cut into -archive_dir; see 'wherefore extract -h'")
-	fs.IntVar(&o.maxPcapLogSize, "max_pcap_log_size", 1, "size in `MB` of an archived connection's pcaps, all rotations together (the newest packets kept)")
-	fs.IntVar(&o.maxPcapRotations, "max_pcap_rotations", 10, "number of files an archived connection's pcaps are split into at most")
 	fs.StringVar(&o.alertsFile, "alerts_file", "", "JSON-lines alert record: a `path`, or - for standard output (default: standard output with -pcapfile, <-l>/wherefore_anomalies.log live, rotated)")
 	fs.StringVar(&o.logLevel, "loglevel", "info", "log `level`: debug, info, warn, error")
 
@@ -37,7 +34,6 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.slackIcon, "slack_icon", "", "Slack icon URL, used when -slack_emoji is empty")
 
 	registerNotifyFlags(fs, &o.notify)
-	registerArchiveFlags(fs, &o.archive)
 	registerMetricsFlags(fs, &o.metrics)
 	registerProcessFlags(fs, &o.process)
 	registerReportFlags(fs, &o.report)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wherefore/wherefore/alert"
 	"github.com/wherefore/wherefore/anomaly"
+	"github.com/wherefore/wherefore/archive"
 	"github.com/wherefore/wherefore/capture"
 	"github.com/wherefore/wherefore/flow"
 )
@@ -27,15 +28,12 @@ type options struct {
 	flow     flow.Config // Filter, NewDetector and Baseline are built from the rest
 	anomaly  anomaly.Config
 	dispatch alert.DispatcherConfig
+	archive  archive.Config // LogDir comes from -l, the rest of the source
 
 	// Files.
-	logDir           string
-	archiveDir       string
-	logPackets       bool
-	maxPcapLogSize   int
-	maxPcapRotations int
-	alertsFile       string
-	logLevel         string
+	logDir     string
+	alertsFile string
+	logLevel   string
 
 	// The address filter (flow.ParseFilter).
 	filterCIDR string
@@ -48,7 +46,6 @@ type options struct {
 	slackChannel, slackEmoji, slackIcon string
 
 	notify  notifyOptions
-	archive archiveOptions
 	metrics metricsOptions
 	process processOptions
 	report  reportOptions

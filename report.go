@@ -62,19 +62,6 @@ type reporter struct {
 	pageTime time.Time
 }
 
-// checkReportOptions validates the report flags.
-func checkReportOptions(o *options) error {
-	r := o.report
-	if r.file != "" && o.capture.File == "" {
-		return fmt.Errorf("-report %s: needs -pcapfile (a live daemon serves its page at / of -metrics_addr instead)", r.file)
-	}
-	if r.window <= 0 {
-		return fmt.Errorf("-page_window %s: must be positive", r.window)
-	}
-	cfg := reportConfig(o)
-	return cfg.Validate()
-}
-
 func reportConfig(o *options) report.Config {
 	cfg := report.Config{Interval: o.flow.Interval, Points: o.report.points, Top: o.report.top, Alerts: o.report.alerts}
 	if o.capture.File == "" {
@@ -88,9 +75,6 @@ func reportConfig(o *options) report.Config {
 // newReporter starts the collector when a summary, report or live page
 // will use it: for a capture file, and with -metrics_addr.
 func newReporter(o *options, source string) (*reporter, error) {
-	if err := checkReportOptions(o); err != nil {
-		return nil, err
-	}
 	if o.capture.File == "" && o.metrics.addr == "" {
 		return nil, nil
 	}

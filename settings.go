@@ -98,20 +98,34 @@ func parseLevel(level string) (logrus.Level, error) {
 	return lvl, nil
 }
 
-// validate checks every flag that does not belong to one package's Config.
+// validate checks the settings buildSettings does not derive itself: the
+// progress line, the evidence and the report; at start and on every reload.
 func validate(o *options) error {
 	switch o.progress {
 	case "auto", "on", "off":
 	default:
 		return fmt.Errorf("-progress %q: valid values are auto, on, off", o.progress)
 	}
-	if o.maxPcapLogSize < 1 {
-		return fmt.Errorf("-max_pcap_log_size %d: must be at least 1 MB", o.maxPcapLogSize)
+	// Evidence settings are checked even when no evidence is kept, so a
+	// mistake shows before the day it is turned on.
+	acfg := archiveConfig(o)
+	if err := acfg.Validate(); err != nil {
+		return err
 	}
-	if o.maxPcapRotations < 1 {
-		return fmt.Errorf("-max_pcap_rotations %d: must be at least 1", o.maxPcapRotations)
+	return checkReport(o)
+}
+
+// checkReport validates the report flags.
+func checkReport(o *options) error {
+	r := o.report
+	if r.file != "" && o.capture.File == "" {
+		return fmt.Errorf("-report %s: needs -pcapfile (a live daemon serves its page at / of -metrics_addr instead)", r.file)
 	}
-	return nil
+	if r.window <= 0 {
+		return fmt.Errorf("-page_window %s: must be positive", r.window)
+	}
+	cfg := reportConfig(o)
+	return cfg.Validate()
 }
 
 // checkAnomaly validates the anomaly tests' settings in the flags' terms.
