@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,5 +47,21 @@ func TestFlightRecorderSameEveryRun(t *testing.T) {
 		} else if !bytes.Equal(data, first) {
 			t.Errorf("run %d: recent.pcap differs from the first run's (%d bytes against %d)", run, len(data), len(first))
 		}
+	}
+}
+
+// Evidence that has nowhere to go is counted where the analyst looks: the
+// summary names the failed archive, not just the lost packets.
+func TestSummaryCountsFailedArchives(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "not-a-directory")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runWherefore(t, "-pcapfile", "testdata/demo.pcap", "-archive_dir", filepath.Join(blocker, "archive"))
+	if r.code != 0 || len(parseAlerts(t, r.stdout)) != 1 {
+		t.Fatalf("exit %d, stdout %q: %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "; 0 archives, 1 failed") {
+		t.Errorf("summary does not count the failed archive:\n%s", r.stderr)
 	}
 }

@@ -69,8 +69,8 @@ func printSummary(w io.Writer, s summary) {
 	fmt.Fprintln(w)
 	printDelivery(w, s.delivery)
 	if e := s.evidence; e != nil {
-		fmt.Fprintf(w, "  evidence      %d packets logged, %d dropped (writer queue full), %d lost (disk errors); %d archives\n",
-			e.PacketsWritten, e.PacketsDropped, e.PacketsLost, e.Archives)
+		fmt.Fprintf(w, "  evidence      %d packets logged, %d dropped (writer queue full), %d lost (disk errors); %d archives, %d failed\n",
+			e.PacketsWritten, e.PacketsDropped, e.PacketsLost, e.Archives, e.ArchivesFailed)
 	}
 	fmt.Fprintf(w, "  elapsed       %s (%.0f packets/s)\n", s.elapsed.Round(time.Millisecond), rate)
 }

@@ -7,7 +7,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Collector struct {
 	rec *Recorder
 
-	written, dropped, lost, segments, archives, ringBytes, errors *prometheus.Desc
+	written, dropped, lost, segments, archives, archivesFailed, ringBytes, errors *prometheus.Desc
 }
 
 // NewCollector returns a collector of r.
@@ -16,20 +16,21 @@ func NewCollector(r *Recorder) *Collector {
 		return prometheus.NewDesc("wherefore_evidence_"+name, help, labels, nil)
 	}
 	return &Collector{
-		rec:       r,
-		written:   desc("packets_written_total", "Packets written to the packet spool."),
-		dropped:   desc("packets_dropped_total", "Packets not logged because the writer queue was full."),
-		lost:      desc("packets_lost_total", "Packets of evidence lost because a file in -l or -archive_dir could not be written."),
-		segments:  desc("spool_segments", "Sealed packet spool segments in -l now."),
-		archives:  desc("archives_total", "Alerts whose packets were archived."),
-		ringBytes: desc("ring_bytes", "Flight recorder memory in use."),
-		errors:    desc("errors_total", "Evidence file errors, by kind.", "kind"),
+		rec:            r,
+		written:        desc("packets_written_total", "Packets written to the packet spool."),
+		dropped:        desc("packets_dropped_total", "Packets not logged because the writer queue was full."),
+		lost:           desc("packets_lost_total", "Packets of evidence lost because a file in -l or -archive_dir could not be written."),
+		segments:       desc("spool_segments", "Sealed packet spool segments in -l now."),
+		archives:       desc("archives_total", "Alerts whose packets were archived."),
+		archivesFailed: desc("archives_failed_total", "Alerts whose evidence could not be stored in -archive_dir (their packets count as lost)."),
+		ringBytes:      desc("ring_bytes", "Flight recorder memory in use."),
+		errors:         desc("errors_total", "Evidence file errors, by kind.", "kind"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.written, c.dropped, c.lost, c.segments, c.archives, c.ringBytes, c.errors} {
+	for _, d := range []*prometheus.Desc{c.written, c.dropped, c.lost, c.segments, c.archives, c.archivesFailed, c.ringBytes, c.errors} {
 		ch <- d
 	}
 }
@@ -48,6 +49,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.lost, s.PacketsLost)
 	gauge(c.segments, float64(s.Segments))
 	counter(c.archives, s.Archives)
+	counter(c.archivesFailed, s.ArchivesFailed)
 	gauge(c.ringBytes, float64(s.RingBytes))
 	for kind, n := range s.Errors {
 		counter(c.errors, n, kind)
