@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -36,11 +35,8 @@ func (c Config) Enabled() bool { return c.APIKey != "" }
 
 // Validate reports the first invalid field, by flag name.
 func (c Config) Validate() error {
-	if c.APIKey == "" {
-		return fmt.Errorf("alert: -opsgenie_api_key: empty key")
-	}
-	if strings.ContainsAny(c.APIKey.Value(), " \t\r\n") {
-		return fmt.Errorf("alert: -opsgenie_api_key: contains white space")
+	if err := httpnotify.CheckKey("-opsgenie_api_key", "key", c.APIKey.Value()); err != nil {
+		return err
 	}
 	_, err := httpnotify.CheckURL("-opsgenie_url", c.url(), false)
 	return err
@@ -111,19 +107,8 @@ func (o *Notifier) post(ctx context.Context, what, u string, v any) (bool, error
 	if err := alert.EncodeJSON(&body, v); err != nil {
 		return false, fmt.Errorf("opsgenie: %s: encoding: %w", what, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, &body)
-	if err != nil {
-		return false, fmt.Errorf("opsgenie: %s: %s", what, o.red.Redact(err.Error()))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "GenieKey "+o.cfg.APIKey.Value())
-	x, c := httpnotify.NewExchange(o.client)
-	resp, err := c.Do(req)
-	if err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-		resp.Body.Close()
-	}
-	return x.Result(ctx, o.Name(), what, o.red, err)
+	header := http.Header{"Authorization": {"GenieKey " + o.cfg.APIKey.Value()}}
+	return httpnotify.PostJSON(ctx, o.client, o.Name(), what, u, header, body.Bytes(), o.red)
 }
 
 // opsGeniePriority maps severity to OpsGenie's P1 (highest) .. P5; test

@@ -1,7 +1,6 @@
 package opsgenie
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 
@@ -19,15 +18,7 @@ func TestOpsGenieRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := kindtest.Sample(notifytest.SampleKey, notifytest.T0)
-	if _, err := o.Notify(context.Background(), a); err != nil {
-		t.Fatal(err)
-	}
-	r := kindtest.Sample(notifytest.SampleKey, notifytest.T0.Add(30e9))
-	r.Resolved = true
-	if _, err := o.Notify(context.Background(), r); err != nil {
-		t.Fatal(err)
-	}
+	a, r := kindtest.FireAndResolve(t, o)
 	reqs := srv.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("%d requests", len(reqs))

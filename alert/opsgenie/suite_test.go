@@ -2,7 +2,6 @@ package opsgenie
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,12 +21,8 @@ func kind() kindtest.Kind {
 		Secrets: []string{"GENIEKEYSECRET"},
 		OK: notifytest.Reply{Status: 202, Header: map[string]string{"Content-Type": "application/json"},
 			Body: `{"result":"Request will be processed"}`},
-		Make: func(t *testing.T, base string) alert.Notifier {
-			n, err := New(Config{APIKey: "GENIEKEYSECRET", URL: base}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
+		Make: func(base string) (alert.Notifier, error) {
+			return New(Config{APIKey: "GENIEKEYSECRET", URL: base}, nil)
 		},
 	}
 }
@@ -35,10 +30,7 @@ func kind() kindtest.Kind {
 // The payload of an alert without and with a reason, as the remote API
 // receives it; the reason leads what a person reads first.
 func TestPayloads(t *testing.T) {
-	p := kindtest.Payloads(t, kind())
-	for name, body := range p {
-		notifytest.Golden(t, filepath.Join("testdata", name+".golden.json"), body)
-	}
+	p := kindtest.GoldenPayloads(t, kind())
 	var g struct{ Message, Description string }
 	if err := json.Unmarshal(p["reason"], &g); err != nil {
 		t.Fatal(err)

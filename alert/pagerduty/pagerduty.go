@@ -41,11 +41,8 @@ func (c Config) Enabled() bool { return c.RoutingKey != "" }
 
 // Validate reports the first invalid field, by flag name.
 func (c Config) Validate() error {
-	if c.RoutingKey == "" {
-		return fmt.Errorf("alert: -pagerduty_routing_key: empty routing key")
-	}
-	if strings.ContainsAny(c.RoutingKey.Value(), " \t\r\n") {
-		return fmt.Errorf("alert: -pagerduty_routing_key: contains white space")
+	if err := httpnotify.CheckKey("-pagerduty_routing_key", "routing key", c.RoutingKey.Value()); err != nil {
+		return err
 	}
 	u, err := httpnotify.CheckURL("-pagerduty_url", c.url(), false)
 	if err != nil {

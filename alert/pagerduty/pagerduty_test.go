@@ -21,15 +21,7 @@ func TestPagerDutyRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := kindtest.Sample(notifytest.SampleKey, notifytest.T0)
-	if _, err := p.Notify(context.Background(), a); err != nil {
-		t.Fatal(err)
-	}
-	r := kindtest.Sample(notifytest.SampleKey, notifytest.T0.Add(30e9))
-	r.Resolved = true
-	if _, err := p.Notify(context.Background(), r); err != nil {
-		t.Fatal(err)
-	}
+	a, _ := kindtest.FireAndResolve(t, p)
 	reqs := srv.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("%d requests", len(reqs))

@@ -2,7 +2,6 @@ package slack
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,12 +20,8 @@ func kind() kindtest.Kind {
 		Name:    "slack",
 		Secrets: []string{"SLACKSECRET123"},
 		OK:      notifytest.Reply{Status: 200, Body: "ok"},
-		Make: func(t *testing.T, base string) alert.Notifier {
-			n, err := New(Config{URL: alert.Secret(base + slackPath), Username: "wherefore"}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
+		Make: func(base string) (alert.Notifier, error) {
+			return New(Config{URL: alert.Secret(base + slackPath), Username: "wherefore"}, nil)
 		},
 	}
 }
@@ -34,10 +29,7 @@ func kind() kindtest.Kind {
 // The payload of an alert without and with a reason, as the remote API
 // receives it; the reason leads what a person reads first.
 func TestPayloads(t *testing.T) {
-	p := kindtest.Payloads(t, kind())
-	for name, body := range p {
-		notifytest.Golden(t, filepath.Join("testdata", name+".golden.json"), body)
-	}
+	p := kindtest.GoldenPayloads(t, kind())
 	var m struct{ Text string }
 	if err := json.Unmarshal(p["reason"], &m); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -139,24 +138,12 @@ func (w *Notifier) Notify(ctx context.Context, a *alert.Alert) (bool, error) {
 	if err := alert.EncodeJSON(&body, a); err != nil {
 		return false, fmt.Errorf("%s: encoding alert: %w", w.name, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body.Bytes()))
-	if err != nil {
-		return false, fmt.Errorf("%s: building request: %s", w.name, w.red.Redact(err.Error()))
-	}
-	for k, vs := range w.headers {
-		req.Header[k] = append([]string(nil), vs...)
-	}
-	req.Header.Set("Content-Type", "application/json")
+	header := w.headers
 	if w.secret != nil {
-		req.Header.Set(SignatureHeader, Sign(w.secret, body.Bytes()))
+		header = header.Clone()
+		header.Set(SignatureHeader, Sign(w.secret, body.Bytes()))
 	}
-	x, c := httpnotify.NewExchange(w.client)
-	resp, err := c.Do(req)
-	if err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-		resp.Body.Close()
-	}
-	return x.Result(ctx, w.name, "POST", w.red, err)
+	return httpnotify.PostJSON(ctx, w.client, w.name, "POST", w.url, header, body.Bytes(), w.red)
 }
 
 // Sign returns the SignatureHeader value for body: "sha256=" and the hex

@@ -314,3 +314,41 @@ func (r Redactor) Redact(s string) string {
 	}
 	return s
 }
+
+// CheckKey validates an API key or routing key given by flag; what names
+// it in the error ("key", "routing key"), which never repeats the value.
+func CheckKey(flag, what, key string) error {
+	if key == "" {
+		return fmt.Errorf("alert: %s: empty %s", flag, what)
+	}
+	if strings.ContainsAny(key, " \t\r\n") {
+		return fmt.Errorf("alert: %s: contains white space", flag)
+	}
+	return nil
+}
+
+// maxDrain bounds how much of a response body is read so that the
+// connection can be reused.
+const maxDrain = 1 << 16
+
+// PostJSON POSTs body, a JSON document, to u with header (Content-Type is
+// set) and classifies the outcome for the dispatcher as Exchange.Result
+// does: name is the notifier, what the request ("POST", "close alert").
+// Errors hold no secret known to red.
+func PostJSON(ctx context.Context, client *http.Client, name, what, u string, header http.Header, body []byte, red Redactor) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return false, fmt.Errorf("%s: %s: building request: %s", name, what, red.Redact(err.Error()))
+	}
+	for k, vs := range header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	x, c := NewExchange(client)
+	resp, err := c.Do(req)
+	if err == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		resp.Body.Close()
+	}
+	return x.Result(ctx, name, what, red, err)
+}

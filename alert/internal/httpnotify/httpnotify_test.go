@@ -24,3 +24,18 @@ func TestRedactor(t *testing.T) {
 		t.Errorf("short value redacted: %q", got)
 	}
 }
+
+// A bad key is refused naming the flag, never echoing the key.
+func TestCheckKey(t *testing.T) {
+	for _, tc := range []struct{ key, want string }{
+		{"", "alert: -x_key: empty routing key"},
+		{"AB CDSECRET", "alert: -x_key: contains white space"},
+		{"ABCDSECRET\n", "alert: -x_key: contains white space"},
+		{"ABCDSECRET", ""},
+	} {
+		err := CheckKey("-x_key", "routing key", tc.key)
+		if (err == nil) != (tc.want == "") || err != nil && err.Error() != tc.want {
+			t.Errorf("CheckKey(%q) = %v, want %q", tc.key, err, tc.want)
+		}
+	}
+}

@@ -33,7 +33,17 @@ type Kind struct {
 	// OK is the server's answer to a delivered alert.
 	OK notifytest.Reply
 	// Make builds the notifier against the server at base.
-	Make func(t *testing.T, base string) alert.Notifier
+	Make func(base string) (alert.Notifier, error)
+}
+
+// make builds the notifier, failing the test if it cannot.
+func (k Kind) make(t *testing.T, base string) alert.Notifier {
+	t.Helper()
+	n, err := k.Make(base)
+	if err != nil {
+		t.Fatalf("%s: %v", k.Name, err)
+	}
+	return n
 }
 
 // Sample returns a firing alert like DESIGN.md's, for flow key src->dst at
@@ -118,170 +128,162 @@ func Run(t *testing.T, k Kind) {
 }
 
 func failures(t *testing.T, k Kind) {
-	{
-		{
-			t.Run("500 then 200 is retried and delivered once", func(t *testing.T) {
-				srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 500, Body: "oops"}, k.OK)
-				n := k.Make(t, srv.URL)
-				d, clock, logs := Dispatcher(t, nil, nil, n)
-				d.Submit(Sample(notifytest.SampleKey, notifytest.T0))
-				if err := d.Close(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				if got := len(srv.Requests()); got != 2 {
-					t.Errorf("%d requests, want 2", got)
-				}
-				st := RemoteStats(t, d, n.Name())
-				if st.Delivered != 1 || st.Retried != 1 || st.Failed != 0 || st.SpoolDepth != 0 {
-					t.Errorf("stats %+v", st)
-				}
-				if got := clock.Sleeps(); len(got) != 1 || got[0] != 750*time.Millisecond {
-					t.Errorf("slept %v, want [750ms]", got)
-				}
-				if !strings.Contains(logs.String(), "HTTP 500") {
-					t.Errorf("retry not logged with the status:\n%s", logs)
-				}
-				notifytest.NoSecrets(t, k.Secrets, logs.String())
-			})
-			t.Run("400 is not retried, logged and counted", func(t *testing.T) {
-				srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 400, Body: "invalid_payload"})
-				n := k.Make(t, srv.URL)
-				d, clock, logs := Dispatcher(t, nil, nil, n)
-				d.Submit(Sample(notifytest.SampleKey, notifytest.T0))
-				d.Close(context.Background())
-				if got := len(srv.Requests()); got != 1 {
-					t.Errorf("%d requests, want 1", got)
-				}
-				st := RemoteStats(t, d, n.Name())
-				if st.Failed != 1 || st.Delivered != 0 || st.Retried != 0 || st.Spooled != 0 {
-					t.Errorf("stats %+v", st)
-				}
-				if len(clock.Sleeps()) != 0 {
-					t.Errorf("slept %v", clock.Sleeps())
-				}
-				l := logs.String()
-				if !strings.Contains(l, "rejected") || !strings.Contains(l, "HTTP 400 Bad Request: invalid_payload") {
-					t.Errorf("rejection not logged:\n%s", l)
-				}
-				notifytest.NoSecrets(t, k.Secrets, l)
-			})
-			t.Run("429 Retry-After seconds is waited as told", func(t *testing.T) {
-				srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "7"}}, k.OK)
-				n := k.Make(t, srv.URL)
-				d, clock, _ := Dispatcher(t, nil, nil, n)
-				d.Submit(Sample(notifytest.SampleKey, notifytest.T0))
-				d.Close(context.Background())
-				if got := clock.Sleeps(); len(got) != 1 || got[0] != 7*time.Second {
-					t.Errorf("slept %v, want [7s]", got)
-				}
-				if st := RemoteStats(t, d, n.Name()); st.Delivered != 1 || len(srv.Requests()) != 2 {
-					t.Errorf("stats %+v after %d requests", st, len(srv.Requests()))
-				}
-			})
-			t.Run("503 Retry-After HTTP date is waited as told", func(t *testing.T) {
-				date := notifytest.T0.Add(30 * time.Second).Format(http.TimeFormat)
-				srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 503, Header: map[string]string{"Retry-After": date}}, k.OK)
-				n := k.Make(t, srv.URL)
-				d, clock, _ := Dispatcher(t, nil, nil, n)
-				d.Submit(Sample(notifytest.SampleKey, notifytest.T0))
-				d.Close(context.Background())
-				if got := clock.Sleeps(); len(got) != 1 || got[0] != 30*time.Second {
-					t.Errorf("slept %v, want [30s]", got)
-				}
-				if st := RemoteStats(t, d, n.Name()); st.Delivered != 1 {
-					t.Errorf("stats %+v", st)
-				}
-			})
-			t.Run("Retry-After beyond the budget spools", func(t *testing.T) {
-				srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "3600"}})
-				n := k.Make(t, srv.URL)
-				d, clock, _ := Dispatcher(t, nil, nil, n)
-				d.Submit(Sample(notifytest.SampleKey, notifytest.T0))
-				d.Close(context.Background())
-				if len(clock.Sleeps()) != 0 || len(srv.Requests()) != 1 {
-					t.Errorf("slept %v after %d requests", clock.Sleeps(), len(srv.Requests()))
-				}
-				if st := RemoteStats(t, d, n.Name()); st.SpoolDepth != 1 || st.Spooled != 1 {
-					t.Errorf("stats %+v", st)
-				}
-			})
-			t.Run("hanging server times out", func(t *testing.T) {
-				srv := notifytest.NewPlayServer(t, notifytest.Reply{Hang: true})
-				n := k.Make(t, srv.URL)
-				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-				defer cancel()
-				retry, err := n.Notify(ctx, Sample(notifytest.SampleKey, notifytest.T0))
-				var he *httpnotify.HTTPError
-				if !retry || !errors.As(err, &he) || !he.Timeout || !errors.Is(err, context.DeadlineExceeded) {
-					t.Fatalf("Notify = %v, %v; want a retryable timeout", retry, err)
-				}
-				notifytest.NoSecrets(t, k.Secrets, err.Error(), fmt.Sprintf("%+v", err))
-			})
-			t.Run("connection refused is retryable and redacted", func(t *testing.T) {
-				srv := notifytest.NewPlayServer(t)
-				n := k.Make(t, srv.URL)
-				srv.Close()
-				retry, err := n.Notify(context.Background(), Sample(notifytest.SampleKey, notifytest.T0))
-				if !retry || err == nil {
-					t.Fatalf("Notify = %v, %v; want a retryable error", retry, err)
-				}
-				notifytest.NoSecrets(t, k.Secrets, err.Error(), fmt.Sprintf("%+v", err))
-			})
+	t.Run("500 then 200 is retried and delivered once", func(t *testing.T) {
+		srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 500, Body: "oops"}, k.OK)
+		n := k.make(t, srv.URL)
+		d, clock, logs := Dispatcher(t, nil, nil, n)
+		d.Submit(Sample(notifytest.SampleKey, notifytest.T0))
+		if err := d.Close(context.Background()); err != nil {
+			t.Fatal(err)
 		}
-	}
+		if got := len(srv.Requests()); got != 2 {
+			t.Errorf("%d requests, want 2", got)
+		}
+		st := RemoteStats(t, d, n.Name())
+		if st.Delivered != 1 || st.Retried != 1 || st.Failed != 0 || st.SpoolDepth != 0 {
+			t.Errorf("stats %+v", st)
+		}
+		if got := clock.Sleeps(); len(got) != 1 || got[0] != 750*time.Millisecond {
+			t.Errorf("slept %v, want [750ms]", got)
+		}
+		if !strings.Contains(logs.String(), "HTTP 500") {
+			t.Errorf("retry not logged with the status:\n%s", logs)
+		}
+		notifytest.NoSecrets(t, k.Secrets, logs.String())
+	})
+	t.Run("400 is not retried, logged and counted", func(t *testing.T) {
+		srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 400, Body: "invalid_payload"})
+		n := k.make(t, srv.URL)
+		d, clock, logs := Dispatcher(t, nil, nil, n)
+		d.Submit(Sample(notifytest.SampleKey, notifytest.T0))
+		d.Close(context.Background())
+		if got := len(srv.Requests()); got != 1 {
+			t.Errorf("%d requests, want 1", got)
+		}
+		st := RemoteStats(t, d, n.Name())
+		if st.Failed != 1 || st.Delivered != 0 || st.Retried != 0 || st.Spooled != 0 {
+			t.Errorf("stats %+v", st)
+		}
+		if len(clock.Sleeps()) != 0 {
+			t.Errorf("slept %v", clock.Sleeps())
+		}
+		l := logs.String()
+		if !strings.Contains(l, "rejected") || !strings.Contains(l, "HTTP 400 Bad Request: invalid_payload") {
+			t.Errorf("rejection not logged:\n%s", l)
+		}
+		notifytest.NoSecrets(t, k.Secrets, l)
+	})
+	t.Run("429 Retry-After seconds is waited as told", func(t *testing.T) {
+		srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "7"}}, k.OK)
+		n := k.make(t, srv.URL)
+		d, clock, _ := Dispatcher(t, nil, nil, n)
+		d.Submit(Sample(notifytest.SampleKey, notifytest.T0))
+		d.Close(context.Background())
+		if got := clock.Sleeps(); len(got) != 1 || got[0] != 7*time.Second {
+			t.Errorf("slept %v, want [7s]", got)
+		}
+		if st := RemoteStats(t, d, n.Name()); st.Delivered != 1 || len(srv.Requests()) != 2 {
+			t.Errorf("stats %+v after %d requests", st, len(srv.Requests()))
+		}
+	})
+	t.Run("503 Retry-After HTTP date is waited as told", func(t *testing.T) {
+		date := notifytest.T0.Add(30 * time.Second).Format(http.TimeFormat)
+		srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 503, Header: map[string]string{"Retry-After": date}}, k.OK)
+		n := k.make(t, srv.URL)
+		d, clock, _ := Dispatcher(t, nil, nil, n)
+		d.Submit(Sample(notifytest.SampleKey, notifytest.T0))
+		d.Close(context.Background())
+		if got := clock.Sleeps(); len(got) != 1 || got[0] != 30*time.Second {
+			t.Errorf("slept %v, want [30s]", got)
+		}
+		if st := RemoteStats(t, d, n.Name()); st.Delivered != 1 {
+			t.Errorf("stats %+v", st)
+		}
+	})
+	t.Run("Retry-After beyond the budget spools", func(t *testing.T) {
+		srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "3600"}})
+		n := k.make(t, srv.URL)
+		d, clock, _ := Dispatcher(t, nil, nil, n)
+		d.Submit(Sample(notifytest.SampleKey, notifytest.T0))
+		d.Close(context.Background())
+		if len(clock.Sleeps()) != 0 || len(srv.Requests()) != 1 {
+			t.Errorf("slept %v after %d requests", clock.Sleeps(), len(srv.Requests()))
+		}
+		if st := RemoteStats(t, d, n.Name()); st.SpoolDepth != 1 || st.Spooled != 1 {
+			t.Errorf("stats %+v", st)
+		}
+	})
+	t.Run("hanging server times out", func(t *testing.T) {
+		srv := notifytest.NewPlayServer(t, notifytest.Reply{Hang: true})
+		n := k.make(t, srv.URL)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		retry, err := n.Notify(ctx, Sample(notifytest.SampleKey, notifytest.T0))
+		var he *httpnotify.HTTPError
+		if !retry || !errors.As(err, &he) || !he.Timeout || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Notify = %v, %v; want a retryable timeout", retry, err)
+		}
+		notifytest.NoSecrets(t, k.Secrets, err.Error(), fmt.Sprintf("%+v", err))
+	})
+	t.Run("connection refused is retryable and redacted", func(t *testing.T) {
+		srv := notifytest.NewPlayServer(t)
+		n := k.make(t, srv.URL)
+		srv.Close()
+		retry, err := n.Notify(context.Background(), Sample(notifytest.SampleKey, notifytest.T0))
+		if !retry || err == nil {
+			t.Fatalf("Notify = %v, %v; want a retryable error", retry, err)
+		}
+		notifytest.NoSecrets(t, k.Secrets, err.Error(), fmt.Sprintf("%+v", err))
+	})
 }
 
-// TestSubmitDoesNotWaitForHangingServer floods the Dispatcher while every
+// hanging floods the Dispatcher while every
 // remote endpoint hangs: Submit must return for every alert before the
 // server is released, the per-notifier timeout must fire, and every alert
 // must be in the local record and either delivered or spooled.
 func hanging(t *testing.T, k Kind) {
-	{
-		{
-			srv := notifytest.NewPlayServer(t, notifytest.Reply{Hang: true}, k.OK)
-			n := k.Make(t, srv.URL)
-			var out notifytest.SyncBuffer
-			d, _, logs := Dispatcher(t, func(c *alert.DispatcherConfig) {
-				c.QueueSize = 8
-				c.NotifyTimeout = 30 * time.Millisecond
-				c.MaxAttempts = 2
-			}, []alert.Notifier{lines{&out}}, n)
+	srv := notifytest.NewPlayServer(t, notifytest.Reply{Hang: true}, k.OK)
+	n := k.make(t, srv.URL)
+	var out notifytest.SyncBuffer
+	d, _, logs := Dispatcher(t, func(c *alert.DispatcherConfig) {
+		c.QueueSize = 8
+		c.NotifyTimeout = 30 * time.Millisecond
+		c.MaxAttempts = 2
+	}, []alert.Notifier{lines{&out}}, n)
 
-			const total = 40
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				for i := range total {
-					d.Submit(Sample(fmt.Sprintf("10.0.0.%d->203.0.113.9", i), notifytest.T0))
-				}
-			}()
-			select {
-			case <-srv.Entered:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the server never saw a request")
-			}
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("Submit blocked while the server hangs")
-			}
-			notifytest.WaitFor(t, "the timeout to be logged", func() bool {
-				return strings.Contains(logs.String(), "deadline exceeded")
-			})
-			srv.Release()
-			if err := d.Close(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if got := len(out.Lines()); got != total {
-				t.Errorf("%d alerts in the JSON-lines record, want %d", got, total)
-			}
-			st := RemoteStats(t, d, n.Name())
-			if st.Delivered+uint64(st.SpoolDepth) != total || st.Dropped != 0 {
-				t.Errorf("delivered %d + spooled %d != %d (stats %+v)", st.Delivered, st.SpoolDepth, total, st)
-			}
-			notifytest.NoSecrets(t, k.Secrets, logs.String())
+	const total = 40
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range total {
+			d.Submit(Sample(fmt.Sprintf("10.0.0.%d->203.0.113.9", i), notifytest.T0))
 		}
+	}()
+	select {
+	case <-srv.Entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server never saw a request")
 	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Submit blocked while the server hangs")
+	}
+	notifytest.WaitFor(t, "the timeout to be logged", func() bool {
+		return strings.Contains(logs.String(), "deadline exceeded")
+	})
+	srv.Release()
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(out.Lines()); got != total {
+		t.Errorf("%d alerts in the JSON-lines record, want %d", got, total)
+	}
+	st := RemoteStats(t, d, n.Name())
+	if st.Delivered+uint64(st.SpoolDepth) != total || st.Dropped != 0 {
+		t.Errorf("delivered %d + spooled %d != %d (stats %+v)", st.Delivered, st.SpoolDepth, total, st)
+	}
+	notifytest.NoSecrets(t, k.Secrets, logs.String())
 }
 
 // spoolSurvivesRestart: an alert spooled during an outage is delivered
@@ -289,7 +291,7 @@ func hanging(t *testing.T, k Kind) {
 func spoolSurvivesRestart(t *testing.T, k Kind) {
 	srv := notifytest.NewPlayServer(t, notifytest.Reply{Status: 503, Body: "down"})
 	spoolDir := t.TempDir()
-	n := k.Make(t, srv.URL)
+	n := k.make(t, srv.URL)
 	cfg := func(c *alert.DispatcherConfig) { c.SpoolDir = spoolDir; c.MaxAttempts = 3 }
 
 	d1, _, logs1 := Dispatcher(t, cfg, nil, n)
@@ -310,11 +312,11 @@ func spoolSurvivesRestart(t *testing.T, k Kind) {
 	}
 
 	srv.SetScript(k.OK) // the endpoint is back; the daemon restarts
-	d2, _, logs2 := Dispatcher(t, cfg, nil, k.Make(t, srv.URL))
+	d2, _, logs2 := Dispatcher(t, cfg, nil, k.make(t, srv.URL))
 	if err := d2.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	d3, _, _ := Dispatcher(t, cfg, nil, k.Make(t, srv.URL))
+	d3, _, _ := Dispatcher(t, cfg, nil, k.make(t, srv.URL))
 	d3.Close(context.Background())
 
 	reqs := srv.Requests()
@@ -340,7 +342,7 @@ func closeDeadlineSpools(t *testing.T, k Kind) {
 	srv := notifytest.NewPlayServer(t, notifytest.Reply{Hang: true})
 	spoolDir := t.TempDir()
 	cfg := func(c *alert.DispatcherConfig) { c.SpoolDir = spoolDir; c.NotifyTimeout = time.Minute }
-	d1, _, _ := Dispatcher(t, cfg, nil, k.Make(t, srv.URL))
+	d1, _, _ := Dispatcher(t, cfg, nil, k.make(t, srv.URL))
 	for i := range 3 {
 		d1.Submit(Sample(fmt.Sprintf("10.0.0.%d->203.0.113.9", i), notifytest.T0))
 	}
@@ -354,7 +356,7 @@ func closeDeadlineSpools(t *testing.T, k Kind) {
 		t.Fatalf("stats after deadline %+v, want 3 spooled", st)
 	}
 	srv.SetScript(k.OK)
-	d2, _, _ := Dispatcher(t, cfg, nil, k.Make(t, srv.URL))
+	d2, _, _ := Dispatcher(t, cfg, nil, k.make(t, srv.URL))
 	d2.Close(context.Background())
 	if st := RemoteStats(t, d2, k.Name); st.Delivered != 3 || st.SpoolDepth != 0 {
 		t.Errorf("second run stats %+v", st)
@@ -390,7 +392,7 @@ func Payloads(t *testing.T, k Kind) map[string][]byte {
 	out := map[string][]byte{}
 	for name, a := range map[string]*alert.Alert{"volume": Sample(notifytest.SampleKey, notifytest.T0), "reason": SampleWithReason()} {
 		srv := notifytest.NewPlayServer(t, k.OK)
-		n := k.Make(t, srv.URL)
+		n := k.make(t, srv.URL)
 		if _, err := n.Notify(context.Background(), a); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -401,4 +403,32 @@ func Payloads(t *testing.T, k Kind) map[string][]byte {
 		out[name] = reqs[0].Body
 	}
 	return out
+}
+
+// GoldenPayloads is Payloads, each body checked against (or, with
+// notifytest.UpdateGolden set, written to) testdata/<name>.golden.json of
+// the calling package.
+func GoldenPayloads(t *testing.T, k Kind) map[string][]byte {
+	t.Helper()
+	p := Payloads(t, k)
+	for name, body := range p {
+		notifytest.Golden(t, filepath.Join("testdata", name+".golden.json"), body)
+	}
+	return p
+}
+
+// FireAndResolve sends n the sample alert and, 30 s later, its
+// resolution, failing the test if either is not accepted; it returns both
+// for comparison with what the server received.
+func FireAndResolve(t *testing.T, n alert.Notifier) (firing, resolved *alert.Alert) {
+	t.Helper()
+	firing = Sample(notifytest.SampleKey, notifytest.T0)
+	resolved = Sample(notifytest.SampleKey, notifytest.T0.Add(30*time.Second))
+	resolved.Resolved = true
+	for _, a := range []*alert.Alert{firing, resolved} {
+		if _, err := n.Notify(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return firing, resolved
 }
