@@ -1,4 +1,4 @@
-package alert
+package alert_test
 
 import (
 	"context"
@@ -10,14 +10,18 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/kindtest"
+	"github.com/wherefore/wherefore/alert/internal/notifytest"
 )
 
 // jsonlKeys decodes the JSON-lines output and returns its keys in order.
-func jsonlKeys(t *testing.T, out *syncBuffer) []string {
+func jsonlKeys(t *testing.T, out *notifytest.SyncBuffer) []string {
 	t.Helper()
 	var ks []string
 	for _, l := range out.Lines() {
-		var a Alert
+		var a alert.Alert
 		if err := json.Unmarshal([]byte(l), &a); err != nil {
 			t.Fatalf("bad JSON line %q: %v", l, err)
 		}
@@ -28,24 +32,24 @@ func jsonlKeys(t *testing.T, out *syncBuffer) []string {
 
 func TestQueueOverflowKeepsEveryAlert(t *testing.T) {
 	release := make(chan struct{})
-	var out syncBuffer
+	var out notifytest.SyncBuffer
 	rec := &recorder{name: "rec"}
-	d, _, logs := testDispatcher(t, func(c *DispatcherConfig) {
+	d, _, logs := kindtest.Dispatcher(t, func(c *alert.DispatcherConfig) {
 		c.QueueSize = 2
 		// Enrich blocks the dispatcher goroutine, so the queue fills.
-		c.Enrich = func(ctx context.Context, a *Alert) {
+		c.Enrich = func(ctx context.Context, a *alert.Alert) {
 			select {
 			case <-release:
 			case <-ctx.Done():
 			}
 		}
-	}, []Notifier{lines{&out}}, rec)
+	}, []alert.Notifier{kindtest.Lines{W: &out}}, rec)
 
 	var want []string
 	for i := range 10 {
 		k := fmt.Sprintf("10.0.0.%d->203.0.113.9", i)
 		want = append(want, k)
-		d.Submit(sample(k, t0))
+		d.Submit(kindtest.Sample(k, notifytest.T0))
 	}
 	st := d.Stats()
 	if st.Submitted != 10 || st.Overflow < 7 {
@@ -72,27 +76,27 @@ func TestQueueOverflowKeepsEveryAlert(t *testing.T) {
 }
 
 func TestCooldown(t *testing.T) {
-	var out syncBuffer
+	var out notifytest.SyncBuffer
 	rec := &recorder{name: "rec"}
-	d, _, _ := testDispatcher(t, func(c *DispatcherConfig) { c.Cooldown = 15 * time.Minute },
-		[]Notifier{lines{&out}}, rec)
+	d, _, _ := kindtest.Dispatcher(t, func(c *alert.DispatcherConfig) { c.Cooldown = 15 * time.Minute },
+		[]alert.Notifier{kindtest.Lines{W: &out}}, rec)
 	a, b := "10.0.0.5->203.0.113.9", "10.0.0.6->203.0.113.9"
-	d.Submit(sample(a, t0))
-	d.Submit(sample(a, t0.Add(time.Minute))) // cooling down
-	d.Submit(sample(b, t0.Add(time.Minute))) // another flow
-	d.Submit(sample(a, t0.Add(14*time.Minute)))
-	d.Submit(sample(a, t0.Add(16*time.Minute))) // cooldown over
+	d.Submit(kindtest.Sample(a, notifytest.T0))
+	d.Submit(kindtest.Sample(a, notifytest.T0.Add(time.Minute))) // cooling down
+	d.Submit(kindtest.Sample(b, notifytest.T0.Add(time.Minute))) // another flow
+	d.Submit(kindtest.Sample(a, notifytest.T0.Add(14*time.Minute)))
+	d.Submit(kindtest.Sample(a, notifytest.T0.Add(16*time.Minute))) // cooldown over
 	d.Close(context.Background())
 
 	if got, want := keys(rec.Got()), []string{a, b, a}; !reflect.DeepEqual(got, want) {
 		t.Errorf("remote got %v, want %v", got, want)
 	}
-	if got := rec.Got()[2].Time; !got.Equal(t0.Add(16 * time.Minute)) {
+	if got := rec.Got()[2].Time; !got.Equal(notifytest.T0.Add(16 * time.Minute)) {
 		t.Errorf("third alert is from %v", got)
 	}
 	st := d.Stats()
-	if st.Cooldown != 2 || remoteStats(t, d, "rec").Suppressed != 2 {
-		t.Errorf("cooldown count %d, notifier %+v", st.Cooldown, remoteStats(t, d, "rec"))
+	if st.Cooldown != 2 || kindtest.RemoteStats(t, d, "rec").Suppressed != 2 {
+		t.Errorf("cooldown count %d, notifier %+v", st.Cooldown, kindtest.RemoteStats(t, d, "rec"))
 	}
 	if got := len(out.Lines()); got != 5 {
 		t.Errorf("%d local records, want all 5", got)
@@ -102,19 +106,19 @@ func TestCooldown(t *testing.T) {
 func TestResolvedRouting(t *testing.T) {
 	wants := &recorder{name: "wants"}
 	skips := &recorder{name: "skips", noResolved: true}
-	d, _, _ := testDispatcher(t, func(c *DispatcherConfig) { c.Cooldown = time.Hour; c.RateLimit = 1 },
+	d, _, _ := kindtest.Dispatcher(t, func(c *alert.DispatcherConfig) { c.Cooldown = time.Hour; c.RateLimit = 1 },
 		nil, wants, skips)
 	a, b := "10.0.0.5->203.0.113.9", "10.0.0.6->203.0.113.9"
-	resolved := func(k string, at time.Time) *Alert {
-		r := sample(k, at)
+	resolved := func(k string, at time.Time) *alert.Alert {
+		r := kindtest.Sample(k, at)
 		r.Resolved = true
 		return r
 	}
-	d.Submit(sample(a, t0))
-	d.Submit(sample(b, t0)) // rate limited: never reached people
-	d.Submit(resolved(a, t0.Add(2*time.Minute)))
-	d.Submit(resolved(b, t0.Add(2*time.Minute))) // so no "back to normal" either
-	d.Submit(sample(a, t0.Add(3*time.Minute)))   // a new episode, cooldown reset
+	d.Submit(kindtest.Sample(a, notifytest.T0))
+	d.Submit(kindtest.Sample(b, notifytest.T0)) // rate limited: never reached people
+	d.Submit(resolved(a, notifytest.T0.Add(2*time.Minute)))
+	d.Submit(resolved(b, notifytest.T0.Add(2*time.Minute)))        // so no "back to normal" either
+	d.Submit(kindtest.Sample(a, notifytest.T0.Add(3*time.Minute))) // a new episode, cooldown reset
 	d.Close(context.Background())
 
 	// The summary of b's window goes out when the next firing alert ends
@@ -131,12 +135,12 @@ func TestResolvedRouting(t *testing.T) {
 
 func TestRateLimitSummary(t *testing.T) {
 	rec := &recorder{name: "rec"}
-	d, _, logs := testDispatcher(t, func(c *DispatcherConfig) { c.RateLimit = 2 }, nil, rec)
-	// t0 is 10:00:05; the window is 10:00:00-10:01:00.
+	d, _, logs := kindtest.Dispatcher(t, func(c *alert.DispatcherConfig) { c.RateLimit = 2 }, nil, rec)
+	// notifytest.T0 is 10:00:05; the window is 10:00:00-10:01:00.
 	for i := range 5 {
-		d.Submit(sample(fmt.Sprintf("10.0.0.%d->203.0.113.9", i), t0.Add(time.Duration(i)*time.Second)))
+		d.Submit(kindtest.Sample(fmt.Sprintf("10.0.0.%d->203.0.113.9", i), notifytest.T0.Add(time.Duration(i)*time.Second)))
 	}
-	d.Submit(sample("10.0.0.9->203.0.113.9", t0.Add(90*time.Second))) // next window
+	d.Submit(kindtest.Sample("10.0.0.9->203.0.113.9", notifytest.T0.Add(90*time.Second))) // next window
 	d.Close(context.Background())
 
 	got := rec.Got()
@@ -151,7 +155,7 @@ func TestRateLimitSummary(t *testing.T) {
 		s.Host != "web-3" {
 		t.Errorf("summary %+v", s)
 	}
-	if h := Headline(s); h != "web-3: rate limit suppressed 3 more alerts between 10:00:00 and 10:01:00 UTC" {
+	if h := alert.Headline(s); h != "web-3: rate limit suppressed 3 more alerts between 10:00:00 and 10:01:00 UTC" {
 		t.Errorf("summary headline %q", h)
 	}
 	if st := d.Stats(); st.RateLimited != 3 || st.Summaries != 1 {
@@ -166,9 +170,9 @@ func TestRateLimitSummaryWhenQuiet(t *testing.T) {
 	// No further alert ends the window: the summary still goes out when
 	// the window has passed on the clock, and at Close.
 	rec := &recorder{name: "rec"}
-	d, clock, _ := testDispatcher(t, func(c *DispatcherConfig) { c.RateLimit = 1 }, nil, rec)
+	d, clock, _ := kindtest.Dispatcher(t, func(c *alert.DispatcherConfig) { c.RateLimit = 1 }, nil, rec)
 	for i := range 3 {
-		d.Submit(sample(fmt.Sprintf("10.0.0.%d->203.0.113.9", i), t0))
+		d.Submit(kindtest.Sample(fmt.Sprintf("10.0.0.%d->203.0.113.9", i), notifytest.T0))
 	}
 	select {
 	case <-clock.Armed():
@@ -176,12 +180,12 @@ func TestRateLimitSummaryWhenQuiet(t *testing.T) {
 		t.Fatal("no summary timer armed")
 	}
 	clock.Advance(time.Minute)
-	waitFor(t, "the summary", func() bool { return len(rec.Got()) == 2 })
+	notifytest.WaitFor(t, "the summary", func() bool { return len(rec.Got()) == 2 })
 	if s := rec.Got()[1]; s.Suppressed != 2 {
 		t.Errorf("summary %+v", s)
 	}
 	// Held back again in the same window: flushed at Close.
-	d.Submit(sample("10.0.0.7->203.0.113.9", t0.Add(time.Second)))
+	d.Submit(kindtest.Sample("10.0.0.7->203.0.113.9", notifytest.T0.Add(time.Second)))
 	d.Close(context.Background())
 	if got := rec.Got(); len(got) != 3 || got[2].Suppressed != 1 {
 		t.Errorf("remote got %v", keys(got))
@@ -189,14 +193,14 @@ func TestRateLimitSummaryWhenQuiet(t *testing.T) {
 }
 
 func TestCloseDrains(t *testing.T) {
-	var out syncBuffer
-	slow := &recorder{name: "slow", fail: func(int, *Alert) (bool, error) {
+	var out notifytest.SyncBuffer
+	slow := &recorder{name: "slow", fail: func(int, *alert.Alert) (bool, error) {
 		time.Sleep(time.Millisecond)
 		return false, nil
 	}}
-	d, _, logs := testDispatcher(t, func(c *DispatcherConfig) { c.QueueSize = 64 }, []Notifier{lines{&out}}, slow)
+	d, _, logs := kindtest.Dispatcher(t, func(c *alert.DispatcherConfig) { c.QueueSize = 64 }, []alert.Notifier{kindtest.Lines{W: &out}}, slow)
 	for i := range 50 {
-		d.Submit(sample(fmt.Sprintf("10.0.%d.1->203.0.113.9", i), t0))
+		d.Submit(kindtest.Sample(fmt.Sprintf("10.0.%d.1->203.0.113.9", i), notifytest.T0))
 	}
 	if err := d.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -207,7 +211,7 @@ func TestCloseDrains(t *testing.T) {
 	if err := d.Close(context.Background()); err != nil {
 		t.Errorf("second Close = %v", err)
 	}
-	d.Submit(sample(sampleKey, t0))
+	d.Submit(kindtest.Sample(notifytest.SampleKey, notifytest.T0))
 	if st := d.Stats(); st.Dropped != 1 || st.QueueDepth != 0 {
 		t.Errorf("stats %+v", st)
 	}
@@ -220,11 +224,11 @@ func TestCloseDrains(t *testing.T) {
 }
 
 func TestPermanentFailureIsNotSpooled(t *testing.T) {
-	rec := &recorder{name: "rec", fail: func(int, *Alert) (bool, error) { return false, errors.New("bad request") }}
-	d, _, _ := testDispatcher(t, nil, nil, rec)
-	d.Submit(sample(sampleKey, t0))
+	rec := &recorder{name: "rec", fail: func(int, *alert.Alert) (bool, error) { return false, errors.New("bad request") }}
+	d, _, _ := kindtest.Dispatcher(t, nil, nil, rec)
+	d.Submit(kindtest.Sample(notifytest.SampleKey, notifytest.T0))
 	d.Close(context.Background())
-	if st := remoteStats(t, d, "rec"); st.Failed != 1 || st.Spooled != 0 {
+	if st := kindtest.RemoteStats(t, d, "rec"); st.Failed != 1 || st.Spooled != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -234,23 +238,23 @@ func TestSpooledAlertsKeepOrder(t *testing.T) {
 	// so "back to normal" never overtakes its alert.
 	var fails atomic.Int32
 	fails.Store(2)
-	rec := &recorder{name: "rec", fail: func(int, *Alert) (bool, error) {
+	rec := &recorder{name: "rec", fail: func(int, *alert.Alert) (bool, error) {
 		if fails.Add(-1) >= 0 {
 			return true, errors.New("503")
 		}
 		return false, nil
 	}}
-	d, clock, _ := testDispatcher(t, func(c *DispatcherConfig) { c.MaxAttempts = 2 }, nil, rec)
-	d.Submit(sample(sampleKey, t0))
-	waitFor(t, "the spool", func() bool { return remoteStats(t, d, "rec").Spooled == 1 })
-	r := sample(sampleKey, t0.Add(time.Minute))
+	d, clock, _ := kindtest.Dispatcher(t, func(c *alert.DispatcherConfig) { c.MaxAttempts = 2 }, nil, rec)
+	d.Submit(kindtest.Sample(notifytest.SampleKey, notifytest.T0))
+	notifytest.WaitFor(t, "the spool", func() bool { return kindtest.RemoteStats(t, d, "rec").Spooled == 1 })
+	r := kindtest.Sample(notifytest.SampleKey, notifytest.T0.Add(time.Minute))
 	r.Resolved = true
 	d.Submit(r)
-	waitFor(t, "the resolve to queue behind", func() bool { return remoteStats(t, d, "rec").SpoolDepth == 2 })
+	notifytest.WaitFor(t, "the resolve to queue behind", func() bool { return kindtest.RemoteStats(t, d, "rec").SpoolDepth == 2 })
 	clock.Advance(2 * time.Minute) // the rest is over
-	waitFor(t, "redelivery", func() bool { return len(rec.Got()) == 2 })
+	notifytest.WaitFor(t, "redelivery", func() bool { return len(rec.Got()) == 2 })
 	d.Close(context.Background())
-	if got, want := keys(rec.Got()), []string{sampleKey, sampleKey + "/resolved"}; !reflect.DeepEqual(got, want) {
+	if got, want := keys(rec.Got()), []string{notifytest.SampleKey, notifytest.SampleKey + "/resolved"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("delivered %v, want %v", got, want)
 	}
 }
@@ -265,16 +269,16 @@ func (f fakeResolver) LookupAddr(_ context.Context, addr string) ([]string, erro
 }
 
 func TestEnrichAndNames(t *testing.T) {
-	var out syncBuffer
+	var out notifytest.SyncBuffer
 	rec := &recorder{name: "rec"}
-	d, _, _ := testDispatcher(t, func(c *DispatcherConfig) {
+	d, _, _ := kindtest.Dispatcher(t, func(c *alert.DispatcherConfig) {
 		c.DNSLookup = true
 		c.Resolver = fakeResolver{"10.0.0.5": "db-1.internal"}
-		c.Enrich = func(_ context.Context, a *Alert) { a.Archive = []string{"/archive/" + a.Src + ".pcap"} }
-	}, []Notifier{lines{&out}}, rec)
-	d.Submit(sample(sampleKey, t0))
+		c.Enrich = func(_ context.Context, a *alert.Alert) { a.Archive = []string{"/archive/" + a.Src + ".pcap"} }
+	}, []alert.Notifier{kindtest.Lines{W: &out}}, rec)
+	d.Submit(kindtest.Sample(notifytest.SampleKey, notifytest.T0))
 	d.Close(context.Background())
-	var a Alert
+	var a alert.Alert
 	if err := json.Unmarshal([]byte(out.Lines()[0]), &a); err != nil {
 		t.Fatal(err)
 	}
@@ -295,14 +299,14 @@ func (slowResolver) LookupAddr(ctx context.Context, _ string) ([]string, error) 
 }
 
 func TestSlowDNSIsBounded(t *testing.T) {
-	var out syncBuffer
-	d, _, _ := testDispatcher(t, func(c *DispatcherConfig) {
+	var out notifytest.SyncBuffer
+	d, _, _ := kindtest.Dispatcher(t, func(c *alert.DispatcherConfig) {
 		c.DNSLookup = true
 		c.DNSTimeout = 20 * time.Millisecond
 		c.Resolver = slowResolver{}
-	}, []Notifier{lines{&out}})
-	d.Submit(sample(sampleKey, t0))
-	d.Submit(sample(sampleKey, t0.Add(5*time.Second))) // cached failure: no second wait
+	}, []alert.Notifier{kindtest.Lines{W: &out}})
+	d.Submit(kindtest.Sample(notifytest.SampleKey, notifytest.T0))
+	d.Submit(kindtest.Sample(notifytest.SampleKey, notifytest.T0.Add(5*time.Second))) // cached failure: no second wait
 	d.Close(context.Background())
 	if got := len(out.Lines()); got != 2 || strings.Contains(out.String(), "src_name") {
 		t.Errorf("local record %q", out.String())
@@ -310,11 +314,11 @@ func TestSlowDNSIsBounded(t *testing.T) {
 }
 
 func TestNewDispatcherRejectsDuplicateNames(t *testing.T) {
-	cfg := DefaultDispatcherConfig()
-	if _, err := NewDispatcher(cfg, nil, []Notifier{&recorder{name: "x"}, &recorder{name: "x"}}); err == nil {
+	cfg := alert.DefaultDispatcherConfig()
+	if _, err := alert.NewDispatcher(cfg, nil, []alert.Notifier{&recorder{name: "x"}, &recorder{name: "x"}}); err == nil {
 		t.Error("duplicate names accepted")
 	}
-	if _, err := NewDispatcher(cfg, nil, []Notifier{&recorder{name: "../x"}}); err == nil {
+	if _, err := alert.NewDispatcher(cfg, nil, []alert.Notifier{&recorder{name: "../x"}}); err == nil {
 		t.Error("path-like name accepted")
 	}
 }

@@ -1,19 +1,14 @@
-package alert
+package alert_test
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
-)
 
-// withProcess is the sample alert attributed to a local upload.
-func withProcess() *Alert {
-	a := sample(sampleKey, t0)
-	a.Process = []Process{{PID: 4242, Name: "curl", User: "alice",
-		Cmdline: "curl -T big.tar https://upload.example/" + strings.Repeat("x", 300),
-		Sockets: []string{"tcp 10.0.0.5:51234->203.0.113.9:443 ESTABLISHED"}}}
-	return a
-}
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/kindtest"
+	"github.com/wherefore/wherefore/alert/internal/notifytest"
+)
 
 func TestProcessString(t *testing.T) {
 	p := withProcess().Process[0]
@@ -22,7 +17,7 @@ func TestProcessString(t *testing.T) {
 		!strings.HasSuffix(s, "…") || len([]rune(s)) > 200 {
 		t.Errorf("String() = %q, want name, pid, user and a truncated command line", s)
 	}
-	if got := (Process{PID: 2}).String(); got != "- (pid 2)" {
+	if got := (alert.Process{PID: 2}).String(); got != "- (pid 2)" {
 		t.Errorf("bare process %q", got)
 	}
 }
@@ -38,18 +33,18 @@ func TestProcessJSON(t *testing.T) {
 			t.Errorf("JSON %s\nlacks %s", b, want)
 		}
 	}
-	if b, _ := json.Marshal(sample(sampleKey, t0)); strings.Contains(string(b), "process") {
+	if b, _ := json.Marshal(kindtest.Sample(notifytest.SampleKey, notifytest.T0)); strings.Contains(string(b), "process") {
 		t.Errorf("alert without attribution mentions process: %s", b)
 	}
 }
 
 func TestProcessListShortened(t *testing.T) {
-	a := sample(sampleKey, t0)
+	a := kindtest.Sample(notifytest.SampleKey, notifytest.T0)
 	for i := range 8 {
-		a.Process = append(a.Process, Process{PID: 100 + i, Name: "nginx", User: "www-data"})
+		a.Process = append(a.Process, alert.Process{PID: 100 + i, Name: "nginx", User: "www-data"})
 	}
-	lines := ProcessLines(a)
-	if len(lines) != ProcessShown+1 || lines[ProcessShown] != "and 3 more" {
+	lines := alert.ProcessLines(a)
+	if len(lines) != alert.ProcessShown+1 || lines[alert.ProcessShown] != "and 3 more" {
 		t.Errorf("processLines = %q", lines)
 	}
 }

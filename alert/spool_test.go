@@ -1,4 +1,4 @@
-package alert
+package alert_test
 
 import (
 	"context"
@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/alert/internal/kindtest"
+	"github.com/wherefore/wherefore/alert/internal/notifytest"
 )
 
 // spoolFileCount counts the alert files in one notifier's spool folder.
@@ -28,16 +32,16 @@ func TestEveryDeliveryIsSpooledBeforeItsFirstAttempt(t *testing.T) {
 	spoolDir := t.TempDir()
 	var onDisk []int
 	rec := &recorder{name: "webhook"}
-	rec.fail = func(n int, a *Alert) (bool, error) {
+	rec.fail = func(n int, a *alert.Alert) (bool, error) {
 		onDisk = append(onDisk, spoolFileCount(t, filepath.Join(spoolDir, "webhook")))
 		if n == 0 && len(onDisk) == 1 {
 			return true, errors.New("503 from the test")
 		}
 		return false, nil
 	}
-	d, _, _ := testDispatcher(t, func(c *DispatcherConfig) { c.SpoolDir = spoolDir }, nil, rec)
-	d.Submit(sample(sampleKey, t0))
-	waitFor(t, "delivery", func() bool { return len(rec.Got()) == 1 })
+	d, _, _ := kindtest.Dispatcher(t, func(c *alert.DispatcherConfig) { c.SpoolDir = spoolDir }, nil, rec)
+	d.Submit(kindtest.Sample(notifytest.SampleKey, notifytest.T0))
+	notifytest.WaitFor(t, "delivery", func() bool { return len(rec.Got()) == 1 })
 	if err := d.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +51,7 @@ func TestEveryDeliveryIsSpooledBeforeItsFirstAttempt(t *testing.T) {
 	if n := spoolFileCount(t, filepath.Join(spoolDir, "webhook")); n != 0 {
 		t.Errorf("%d spool files after delivery, want 0", n)
 	}
-	st := remoteStats(t, d, "webhook")
+	st := kindtest.RemoteStats(t, d, "webhook")
 	if st.Delivered != 1 || st.Retried != 1 || st.Spooled != 0 || st.SpoolDepth != 0 || st.Resent != 0 {
 		t.Errorf("stats %+v, want 1 delivered after 1 retry and nothing left spooled", st)
 	}
@@ -63,33 +67,25 @@ func TestSpoolOfAnOldNameGoesToTheSameKind(t *testing.T) {
 	if err := os.MkdirAll(old, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	sp, err := openSpool(spoolDir, "webhook-1a2b3c4d", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for i, k := range []string{"10.0.0.1->203.0.113.9", "10.0.0.2->203.0.113.9"} {
-		if _, err := sp.put(sample(k, t0), t0.Add(time.Duration(i)*time.Second)); err != nil {
+		if err := alert.SpoolAt(spoolDir, "webhook-1a2b3c4d", kindtest.Sample(k, notifytest.T0), notifytest.T0.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A slack folder with no slack notifier configured stays put.
-	slack, err := openSpool(spoolDir, "slack", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := slack.put(sample(sampleKey, t0), t0); err != nil {
+	if err := alert.SpoolAt(spoolDir, "slack", kindtest.Sample(notifytest.SampleKey, notifytest.T0), notifytest.T0); err != nil {
 		t.Fatal(err)
 	}
 
 	hook := &recorder{name: "webhook"}
-	d, _, logs := testDispatcher(t, func(c *DispatcherConfig) { c.SpoolDir = spoolDir }, nil, hook)
+	d, _, logs := kindtest.Dispatcher(t, func(c *alert.DispatcherConfig) { c.SpoolDir = spoolDir }, nil, hook)
 	if err := d.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := keys(hook.Got()); !reflect.DeepEqual(got, []string{"10.0.0.1->203.0.113.9", "10.0.0.2->203.0.113.9"}) {
 		t.Fatalf("webhook received %v, want both alerts of the old folder in order", got)
 	}
-	if st := remoteStats(t, d, "webhook"); st.Delivered != 2 || st.Resent != 2 || st.SpoolDepth != 0 {
+	if st := kindtest.RemoteStats(t, d, "webhook"); st.Delivered != 2 || st.Resent != 2 || st.SpoolDepth != 0 {
 		t.Errorf("stats %+v, want 2 delivered, both re-sent", st)
 	}
 	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
@@ -121,18 +117,18 @@ func TestStatsAddSumsEveryCounter(t *testing.T) {
 			}
 		}
 	}
-	var a, b Stats
+	var a, b alert.Stats
 	fill(reflect.ValueOf(&a).Elem(), 10)
 	fill(reflect.ValueOf(&b).Elem(), 100)
-	var na, nb, extra NotifierStats
+	var na, nb, extra alert.NotifierStats
 	fill(reflect.ValueOf(&na).Elem(), 10)
 	fill(reflect.ValueOf(&nb).Elem(), 100)
 	fill(reflect.ValueOf(&extra).Elem(), 1000)
 	na.Name, nb.Name, extra.Name = "webhook", "webhook", "slack"
-	a.Notifiers = []NotifierStats{na}
-	b.Notifiers = []NotifierStats{nb, extra}
+	a.Notifiers = []alert.NotifierStats{na}
+	b.Notifiers = []alert.NotifierStats{nb, extra}
 	sum := a
-	sum.Notifiers = append([]NotifierStats(nil), a.Notifiers...)
+	sum.Notifiers = append([]alert.NotifierStats(nil), a.Notifiers...)
 	sum.Add(b)
 
 	check := func(what string, got, x, y reflect.Value) {

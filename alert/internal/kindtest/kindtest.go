@@ -110,13 +110,17 @@ func RemoteStats(t *testing.T, d *alert.Dispatcher, name string) alert.NotifierS
 	return alert.NotifierStats{}
 }
 
-// lines is a local notifier writing each alert as a JSON line.
-type lines struct{ w *notifytest.SyncBuffer }
+// Lines is a local notifier that writes each alert to W as a JSON line,
+// as the jsonl record does (which the alert package's tests cannot
+// import).
+type Lines struct{ W *notifytest.SyncBuffer }
 
-func (lines) Name() string { return "lines" }
+// Name returns "lines".
+func (Lines) Name() string { return "lines" }
 
-func (l lines) Notify(_ context.Context, a *alert.Alert) (bool, error) {
-	return false, alert.EncodeJSON(l.w, a)
+// Notify writes a as one JSON line.
+func (l Lines) Notify(_ context.Context, a *alert.Alert) (bool, error) {
+	return false, alert.EncodeJSON(l.W, a)
 }
 
 // Run runs every test of the suite for k.
@@ -249,7 +253,7 @@ func hanging(t *testing.T, k Kind) {
 		c.QueueSize = 8
 		c.NotifyTimeout = 30 * time.Millisecond
 		c.MaxAttempts = 2
-	}, []alert.Notifier{lines{&out}}, n)
+	}, []alert.Notifier{Lines{&out}}, n)
 
 	const total = 40
 	done := make(chan struct{})
