@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -50,15 +49,7 @@ func defaultScore(t *testing.T, series []float64) float64 {
 }
 
 func TestDemoRaisesItsLabelledAlertAndNothingElse(t *testing.T) {
-	var labels []synth.Label
-	b, err := os.ReadFile("testdata/demo.labels.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &labels); err != nil || len(labels) != 1 {
-		t.Fatalf("labels: %v %v", labels, err)
-	}
-	want := labels[0]
+	want := demoLabel(t)
 	r := runWherefore(t, "-pcapfile", "testdata/demo.pcap", "-host", "demo")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
