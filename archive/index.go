@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 
@@ -76,10 +78,20 @@ func (k ckey) connKey() connKey {
 
 // idxBuilder is the index of the segment being written. Records are
 // appended in file order, each naming its connection by number, to one
-// array reused from segment to segment: a packet costs one map lookup and
-// one sequential append, and the index is written out as it stands.
+// array reused from segment to segment: a packet costs one hash probe (none
+// when it continues the previous packet's connection) and one sequential
+// append, and the index is written out as it stands.
 type idxBuilder struct {
-	conns       map[ckey]uint32
+	// slots is an open-addressing table over order: each slot holds a
+	// connection's number plus one (0: empty) in its low half and the high
+	// half of its hash in its upper half, so most misses are decided
+	// without reading order. Its length is a power of two, at most half
+	// full. A table of its own, rather than a map keyed by ckey, because
+	// the per-packet lookup is the index's whole cost and this one hashes
+	// five words once and touches one slot.
+	slots       []uint64
+	seed        uint64 // random per builder, so crafted traffic cannot aim at one chain
+	prev        uint32 // connection of the last record plus one; 0: none
 	order       []connState
 	recs        []recEntry // file order
 	first, last int64
@@ -88,7 +100,7 @@ type idxBuilder struct {
 }
 
 type connState struct {
-	key         connKey
+	ck          ckey
 	first, last int64
 	n           uint32
 }
@@ -98,34 +110,92 @@ type recEntry struct {
 	recRef
 }
 
-// Memory the index counts per connection (map entry and state) and per
-// record.
+// Memory the index counts per connection (state and at most four slots)
+// and per record.
 const (
 	idxConnMem = 128
 	idxRecMem  = 12
 )
 
+// idxMinSlots is the table's first size; it doubles as connections come.
+const idxMinSlots = 1 << 10
+
 func newIdxBuilder() *idxBuilder {
-	return &idxBuilder{conns: make(map[ckey]uint32)}
+	return &idxBuilder{slots: make([]uint64, idxMinSlots), seed: rand.Uint64()}
 }
 
 // reset empties x for the next segment, keeping its memory.
 func (x *idxBuilder) reset() {
-	clear(x.conns)
+	clear(x.slots)
+	x.prev = 0
 	x.order = x.order[:0]
 	x.recs = x.recs[:0]
 	x.first, x.last, x.size, x.mem = 0, 0, 0, 0
 }
 
+// mix folds a 128-bit product, the step of the wyhash family of hashes.
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// hash of k under seed: every byte of the key goes through a multiply.
+func (k *ckey) hash(seed uint64) uint64 {
+	const p0, p1, p2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db, 0x8ebc6af09c88c6e3
+	le := binary.LittleEndian
+	ports := uint64(k.pa)<<24 | uint64(k.pb)<<8 | uint64(k.proto)
+	h := mix(le.Uint64(k.a[:8])^p0, le.Uint64(k.a[8:])^seed)
+	h = mix(le.Uint64(k.b[:8])^p1, le.Uint64(k.b[8:])^h)
+	return mix(ports^p2, h^seed)
+}
+
+// lookup returns the number of connection k, adding it when new.
+func (x *idxBuilder) lookup(k *ckey, ts int64) uint32 {
+	if x.prev != 0 && x.order[x.prev-1].ck == *k {
+		return x.prev - 1 // a run of one connection's packets
+	}
+	h := k.hash(x.seed)
+	tag := h &^ (1<<32 - 1)
+	mask := uint64(len(x.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s == 0 {
+			n := uint32(len(x.order))
+			x.order = append(x.order, connState{ck: *k, first: ts, last: ts})
+			x.slots[i] = tag | uint64(n+1)
+			x.mem += idxConnMem
+			if 2*len(x.order) > len(x.slots) {
+				x.grow()
+			}
+			x.prev = n + 1
+			return n
+		}
+		if s&^(1<<32-1) == tag {
+			if n := uint32(s) - 1; x.order[n].ck == *k {
+				x.prev = n + 1
+				return n
+			}
+		}
+	}
+}
+
+// grow doubles the table and places every connection again.
+func (x *idxBuilder) grow() {
+	x.slots = make([]uint64, 2*len(x.slots))
+	mask := uint64(len(x.slots) - 1)
+	for n := range x.order {
+		h := x.order[n].ck.hash(x.seed)
+		i := h & mask
+		for x.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		x.slots[i] = h&^(1<<32-1) | uint64(n+1)
+	}
+}
+
 // add notes one record of connection k.
 func (x *idxBuilder) add(k ckey, ts int64, off, n uint32) {
-	i, ok := x.conns[k]
-	if !ok {
-		i = uint32(len(x.order))
-		x.order = append(x.order, connState{key: k.connKey(), first: ts, last: ts})
-		x.conns[k] = i
-		x.mem += idxConnMem
-	}
+	i := x.lookup(&k, ts)
 	c := &x.order[i]
 	c.first, c.last = min(c.first, ts), max(c.last, ts)
 	c.n++
@@ -144,8 +214,8 @@ func (x *idxBuilder) snapshot(match func(connKey) bool) []*connRecs {
 	var out []*connRecs
 	for i := range x.order {
 		c := &x.order[i]
-		if match(c.key) {
-			cr := &connRecs{key: c.key, first: c.first, last: c.last, recs: make([]recRef, 0, c.n)}
+		if key := c.ck.connKey(); match(key) {
+			cr := &connRecs{key: key, first: c.first, last: c.last, recs: make([]recRef, 0, c.n)}
 			picked[uint32(i)] = cr
 			out = append(out, cr)
 		}
@@ -214,11 +284,12 @@ func (x *idxBuilder) writeTo(w io.Writer) error {
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(x.recs)))
 	for i := range x.order {
 		c := &x.order[i]
-		b = append(b, c.key.proto)
-		b = binary.LittleEndian.AppendUint16(b, c.key.pa)
-		b = binary.LittleEndian.AppendUint16(b, c.key.pb)
-		b = appendAddr(b, c.key.a)
-		b = appendAddr(b, c.key.b)
+		key := c.ck.connKey()
+		b = append(b, key.proto)
+		b = binary.LittleEndian.AppendUint16(b, key.pa)
+		b = binary.LittleEndian.AppendUint16(b, key.pb)
+		b = appendAddr(b, key.a)
+		b = appendAddr(b, key.b)
 		b = binary.LittleEndian.AppendUint64(b, uint64(c.first))
 		b = binary.LittleEndian.AppendUint64(b, uint64(c.last))
 		b = binary.LittleEndian.AppendUint32(b, c.n)

@@ -75,6 +75,7 @@ func main() {
 		}},
 		{"wherefore -pcapfile F", func(int, int) []string { return wf(big.path) }},
 		{"wherefore -pcapfile F -file_reader libpcap", func(int, int) []string { return wf(big.path, "-file_reader", "libpcap") }},
+		{"wherefore -pcapfile F -report R", func(row, n int) []string { return wf(big.path, "-report", slot("report.html", row, n)) }},
 		{"wherefore -pcapfile F -archive_dir A", func(row, n int) []string {
 			return wf(big.path, "-archive_dir", slot("archive", row, n))
 		}},
@@ -100,8 +101,8 @@ func main() {
 			os.Remove(slot("copy.pcap", i, n))
 		}
 	}
-	var base, plain float64
-	fmt.Printf("  %-50s %9s %12s %11s %11s %10s\n", "command", "seconds", "packets/s", "vs tcpdump", "time vs wf", "peak RSS")
+	var base, plain, plainCPU float64
+	fmt.Printf("  %-50s %9s %12s %11s %11s %9s %10s %10s\n", "command", "seconds", "packets/s", "vs tcpdump", "time vs wf", "cpu s", "cpu vs wf", "peak RSS")
 	for i, r := range rows {
 		m := median(results[i])
 		pps := float64(big.packets) / m.wall.Seconds()
@@ -109,16 +110,17 @@ func main() {
 			base = pps
 		}
 		if r.name == "wherefore -pcapfile F" {
-			plain = m.wall.Seconds()
+			plain, plainCPU = m.wall.Seconds(), m.cpu.Seconds()
 		}
-		ratio, slow := "-", "-"
+		ratio, slow, cpuSlow := "-", "-", "-"
 		if base > 0 {
 			ratio = fmt.Sprintf("%.2fx", pps/base)
 		}
 		if plain > 0 {
 			slow = fmt.Sprintf("%.2fx", m.wall.Seconds()/plain)
+			cpuSlow = fmt.Sprintf("%.2fx", m.cpu.Seconds()/plainCPU)
 		}
-		fmt.Printf("  %-50s %9.3f %12.0f %11s %11s %10s\n", r.name, m.wall.Seconds(), pps, ratio, slow, human(m.rss))
+		fmt.Printf("  %-50s %9.3f %12.0f %11s %11s %9.2f %10s %10s\n", r.name, m.wall.Seconds(), pps, ratio, slow, m.cpu.Seconds(), cpuSlow, human(m.rss))
 	}
 
 	fmt.Printf("\nmemory: %s (%d concurrent src->dst pairs, %d packets)\n", filepath.Base(mem.path), *many, mem.packets)
@@ -129,6 +131,15 @@ func main() {
 	}
 	m := median(ms)
 	fmt.Printf("  wherefore -pcapfile F: %.3f s, peak RSS %s (%.0f bytes per pair)\n", m.wall.Seconds(), human(m.rss), float64(m.rss)/float64(*many))
+	ms = ms[:0]
+	for n := range 3 {
+		if err := os.MkdirAll(slot("", len(rows), n), 0o755); err != nil {
+			fatal(err)
+		}
+		ms = append(ms, run(wf(mem.path, "-report", slot("report.html", len(rows), n))))
+	}
+	m = median(ms)
+	fmt.Printf("  wherefore -pcapfile F -report R: %.3f s, peak RSS %s\n", m.wall.Seconds(), human(m.rss))
 }
 
 type generated struct {
@@ -215,9 +226,11 @@ func warm(path string) {
 	}
 }
 
+// sample is one run: wall time, CPU time (user and system, which on a
+// shared machine varies less than wall time) and peak RSS.
 type sample struct {
-	wall time.Duration
-	rss  int64
+	wall, cpu time.Duration
+	rss       int64
 }
 
 func run(argv []string) sample {
@@ -234,18 +247,20 @@ func run(argv []string) sample {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss * 1024 // kilobytes on Linux
 	}
-	return sample{wall, rss}
+	return sample{wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), rss}
 }
 
 func median(s []sample) sample {
 	walls := make([]time.Duration, len(s))
+	cpus := make([]time.Duration, len(s))
 	rss := make([]int64, len(s))
 	for i, x := range s {
-		walls[i], rss[i] = x.wall, x.rss
+		walls[i], cpus[i], rss[i] = x.wall, x.cpu, x.rss
 	}
 	slices.Sort(walls)
+	slices.Sort(cpus)
 	slices.Sort(rss)
-	return sample{walls[len(walls)/2], rss[len(rss)/2]}
+	return sample{walls[len(walls)/2], cpus[len(cpus)/2], rss[len(rss)/2]}
 }
 
 func human(n int64) string {
