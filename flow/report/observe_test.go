@@ -18,7 +18,7 @@ import (
 // quiet is a detector that never alerts: the test raises its own alert.
 type quiet struct{}
 
-func (quiet) Name() string                                  { return "quiet" }
+func (quiet) Name() string                                 { return "quiet" }
 func (quiet) Score([]float64, *anomaly.TestScores) float64 { return 0 }
 
 // scanCapture is 60 one-second intervals: a steady upload, a host that

@@ -86,10 +86,10 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05")
 	},
-	"dur":     func(d time.Duration) string { return d.Round(time.Millisecond).String() },
-	"pct":     func(n, of uint64) string { return percent(n, of) },
-	"prob":    func(p float64) string { return fmt.Sprintf("%.2f", p) },
-	"inc":     func(i int) int { return i + 1 },
+	"dur":  func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	"pct":  func(n, of uint64) string { return percent(n, of) },
+	"prob": func(p float64) string { return fmt.Sprintf("%.2f", p) },
+	"inc":  func(i int) int { return i + 1 },
 	// value shows a series value in its measure.
 	"value": func(v float64, count bool) string {
 		if count {
