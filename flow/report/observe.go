@@ -30,10 +30,19 @@ type measures struct {
 	SYNs   uint64
 }
 
+// backfill is how many earlier intervals' bytes a watched pair brings
+// along: its first intervals after it began being watched may have been
+// copied before the shard saw the new watch set.
+const backfill = 8
+
 // pairSample is a pair's interval, copied on its shard's goroutine.
 type pairSample struct {
 	key pairKey
 	m   measures
+	// back holds the bytes of the nback intervals before, newest last
+	// (watched pairs only).
+	back  [backfill]float64
+	nback int
 }
 
 // addrSample is a source's, destination's or host's interval.
@@ -67,6 +76,7 @@ type shardPairs struct {
 type shardBuf struct {
 	top     []pairSample // min-heap on bytes
 	watched []pairSample
+	series  []float64
 }
 
 // watchSet is the subjects whose series are tracked, published by the
@@ -90,6 +100,40 @@ type Observer struct {
 	// ObserveInterval: a shard may close the next interval meanwhile.
 	mu      sync.Mutex
 	pending map[int64]*shardPairs
+
+	// watchMu orders changes to the watched subjects, which come from the
+	// collector's goroutine (tracking) and from Collector.Alerts (an
+	// alerted subject is watched at once, before the next interval).
+	watchMu  sync.Mutex
+	watching map[subject]struct{}
+	ver      uint64
+}
+
+// update adds and removes watched subjects, publishes the new set and
+// returns its version.
+func (o *Observer) update(add, remove []subject) uint64 {
+	o.watchMu.Lock()
+	defer o.watchMu.Unlock()
+	for _, k := range add {
+		o.watching[k] = struct{}{}
+	}
+	for _, k := range remove {
+		delete(o.watching, k)
+	}
+	o.ver++
+	w := &watchSet{ver: o.ver, pairs: make(map[pairKey]struct{}), addrs: make(map[subject]struct{})}
+	for k := range o.watching {
+		if k.kind == subjPair {
+			var pk pairKey
+			copy(pk[:16], k.a[:])
+			copy(pk[16:], k.b[:])
+			w.pairs[pk] = struct{}{}
+		} else {
+			w.addrs[k] = struct{}{}
+		}
+	}
+	o.watch.Store(w)
+	return o.ver
 }
 
 var _ flow.Observer = (*Observer)(nil)
@@ -121,7 +165,12 @@ func (o *Observer) ObservePairs(shard int, iv flow.Interval, v *flow.PairView) {
 		ps := pairSample{key: k, m: measures{Bytes: p.Bytes, Peers: 1, Tried: p.Attempts.Tried, Failed: p.Attempts.Failed, SYNs: p.Attempts.SYNs}}
 		if w != nil {
 			if _, ok := w.pairs[k]; ok {
-				b.watched = append(b.watched, ps)
+				ws := ps
+				b.series = v.Series(i, b.series)
+				if n := len(b.series) - 1; n > 0 {
+					ws.nback = copy(ws.back[:], b.series[max(0, n-backfill):n])
+				}
+				b.watched = append(b.watched, ws)
 			}
 		}
 		switch {

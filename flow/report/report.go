@@ -138,6 +138,7 @@ type msg struct {
 	chunk    *chunk
 	observed *observed
 	alerts   []alert.Alert
+	vers     []uint64 // per alert: the watch set that holds its subject
 	evidence *evidence
 	snap     chan *Snapshot
 }
@@ -182,7 +183,7 @@ func New(cfg Config) (*Collector, error) {
 		in:   make(chan msg, 16),
 		free: make(chan *chunk, 8),
 	}
-	c.obs = &Observer{c: c, n: candidates(cfg.Top), pending: make(map[int64]*shardPairs)}
+	c.obs = &Observer{c: c, n: candidates(cfg.Top), pending: make(map[int64]*shardPairs), watching: make(map[subject]struct{})}
 	c.st = newState(cfg, c.obs)
 	for range cap(c.free) {
 		c.free <- &chunk{recs: make([]rec, 0, recBuf), totals: make([]total, 0, 64)}
@@ -206,7 +207,7 @@ func (c *Collector) loop() {
 			c.st.subj.observe(m.observed, c.st.windowIv)
 		case m.alerts != nil:
 			for i := range m.alerts {
-				c.st.alert(&m.alerts[i])
+				c.st.alert(&m.alerts[i], m.vers[i])
 			}
 		case m.evidence != nil:
 			c.st.evidence(m.evidence)
@@ -247,10 +248,18 @@ func (c *Collector) trySend(m msg) bool {
 // them on.
 func (c *Collector) Alerts(as []*alert.Alert) {
 	cp := make([]alert.Alert, 0, len(as))
+	vers := make([]uint64, 0, len(as))
 	for _, a := range as {
 		if a.IsSummary() || a.Test {
 			continue
 		}
+		// Watch the subject from the next interval on; the collector's
+		// goroutine decides whether it keeps it.
+		var ver uint64
+		if k, ok := subjectOf(a); ok && !a.Resolved {
+			ver = c.obs.update([]subject{k}, nil)
+		}
+		vers = append(vers, ver)
 		v := *a
 		v.Series = append([]float64(nil), a.Series...)
 		v.Tests = make(map[string]float64, len(a.Tests))
@@ -261,7 +270,7 @@ func (c *Collector) Alerts(as []*alert.Alert) {
 		cp = append(cp, v)
 	}
 	if len(cp) > 0 {
-		c.send(msg{alerts: cp})
+		c.send(msg{alerts: cp, vers: vers})
 	}
 }
 

@@ -169,13 +169,13 @@ func (s *state) flushCache() {
 	}
 }
 
-func (s *state) alert(a *alert.Alert) {
+func (s *state) alert(a *alert.Alert, ver uint64) {
 	if a.Resolved {
 		s.resolved++
 		return
 	}
 	s.total++
-	s.subj.alerted(a)
+	s.subj.alerted(a, ver)
 	if s.started {
 		if b := s.tl.at(floorDiv(a.IntervalStart.UnixNano(), s.interval)); b != nil {
 			b.alerts++

@@ -125,6 +125,21 @@ func (t *trackedSeries) put(p seriesPoint) {
 	}
 }
 
+// fill gives an unknown point the bytes a pair's own series holds for it.
+func (t *trackedSeries) fill(id int64, bytes uint64) {
+	i, ok := slices.BinarySearchFunc(t.pts, id, func(p seriesPoint, id int64) int { return cmp.Compare(p.id, id) })
+	if !ok {
+		return
+	}
+	p := &t.pts[i]
+	if p.unknown {
+		p.unknown, p.m = false, measures{Bytes: bytes}
+	} else {
+		p.m.Bytes = max(p.m.Bytes, bytes)
+	}
+	t.peak = max(t.peak, bytes)
+}
+
 // forget drops the points that left a live window.
 func (t *trackedSeries) forget(g *grid) {
 	if g.live {
@@ -271,7 +286,6 @@ type subjects struct {
 	srcPeers, srcTried, srcFailed, dstPeers *peakTable
 	// observed counts intervals seen; missed those a live page dropped.
 	observed int
-	ver      uint64 // of the last watch set published
 }
 
 func newSubjects(cfg Config, obs *Observer, timelineWidth int64) *subjects {
@@ -313,6 +327,11 @@ func (s *subjects) observe(ob *observed, windowIv int64) {
 		if t := s.track[subject{kind: subjPair, a: [16]byte(p.key[:16]), b: [16]byte(p.key[16:])}]; t != nil {
 			t.add(&s.grid, id, p.m)
 			t.last = ob.idx
+			for j := 1; j <= p.nback; j++ {
+				if at := ob.idx - int64(j); at >= t.since {
+					t.fill(s.grid.id(at), uint64(p.back[p.nback-j]))
+				}
+			}
 		}
 	}
 	for i := range ob.addrs {
@@ -335,15 +354,15 @@ func (s *subjects) observe(ob *observed, windowIv int64) {
 	}
 	// The interval's heaviest subjects start being tracked while there is
 	// room, with this interval as their first point.
-	changed := false
+	var added []subject
 	admit := func(k subject, m measures) {
 		if len(s.track) >= s.cfg.Series || s.track[k] != nil {
 			return
 		}
-		t := &trackedSeries{since: ob.idx, width: s.grid.width, ver: s.ver + 1, last: ob.idx}
+		t := &trackedSeries{since: ob.idx, width: s.grid.width, last: ob.idx}
 		t.add(&s.grid, id, m)
 		s.track[k] = t
-		changed = true
+		added = append(added, k)
 	}
 	slices.SortFunc(ob.pairs, func(a, b pairSample) int { return cmp.Compare(b.m.Bytes, a.m.Bytes) })
 	for i := range ob.pairs[:min(admitPerInterval, len(ob.pairs))] {
@@ -362,8 +381,11 @@ func (s *subjects) observe(ob *observed, windowIv int64) {
 			}
 		}
 	}
-	if changed {
-		s.publish()
+	if len(added) > 0 {
+		ver := s.obs.update(added, nil)
+		for _, k := range added {
+			s.track[k].ver = ver
+		}
 	}
 }
 
@@ -397,8 +419,9 @@ func subjectOf(a *alert.Alert) (subject, bool) {
 }
 
 // alerted starts tracking an alert's subject from its alert on, making
-// room by forgetting the least busy subject that never alerted.
-func (s *subjects) alerted(a *alert.Alert) {
+// room by forgetting the least busy subject that never alerted. ver is
+// the watch set that Collector.Alerts added the subject to.
+func (s *subjects) alerted(a *alert.Alert, ver uint64) {
 	k, ok := subjectOf(a)
 	if !ok {
 		return
@@ -416,9 +439,12 @@ func (s *subjects) alerted(a *alert.Alert) {
 			}
 		}
 		if lowT == nil {
-			return // every tracked subject alerted: keep the first ones
+			// Every tracked subject alerted: keep the first ones.
+			s.obs.update(nil, []subject{k})
+			return
 		}
 		delete(s.track, low)
+		s.obs.update(nil, []subject{low})
 	}
 	// From the interval after the alert, or, if later intervals were
 	// already counted without it, from the next one to come.
@@ -426,25 +452,7 @@ func (s *subjects) alerted(a *alert.Alert) {
 	if s.grid.started {
 		idx = max(idx, s.grid.newest+1)
 	}
-	s.track[k] = &trackedSeries{since: idx, alerted: true, width: s.grid.width, ver: s.ver + 1, last: idx - 1}
-	s.publish()
-}
-
-// publish hands the observer the tracked subjects, as a new set.
-func (s *subjects) publish() {
-	s.ver++
-	w := &watchSet{ver: s.ver, pairs: make(map[pairKey]struct{}), addrs: make(map[subject]struct{})}
-	for k := range s.track {
-		if k.kind == subjPair {
-			var pk pairKey
-			copy(pk[:16], k.a[:])
-			copy(pk[16:], k.b[:])
-			w.pairs[pk] = struct{}{}
-		} else {
-			w.addrs[k] = struct{}{}
-		}
-	}
-	s.obs.watch.Store(w)
+	s.track[k] = &trackedSeries{since: idx, alerted: true, width: s.grid.width, ver: ver, last: idx - 1}
 }
 
 // SubjectSeries is a tracked subject's series, for an alert's chart.
