@@ -122,9 +122,11 @@ func (r *reporter) emit(next func([]*alert.Alert)) func([]*alert.Alert) {
 
 // withObserver is where the report joins the flow aggregator's Observers:
 // it returns cfg with the collector's Observer added to any already set
-// (detection), so both see every closed interval.
+// (detection), so both see every closed interval. Only the report file and
+// the live page show what it gathers: the text summary alone does not pay
+// for the per-interval sums an Observer turns on.
 func (r *reporter) withObserver(cfg flow.Config) flow.Config {
-	if r == nil {
+	if r == nil || (r.o.report.file == "" && r.o.metrics.addr == "") {
 		return cfg
 	}
 	cfg.Observer = flow.Observers(cfg.Observer, r.c.Observer())
