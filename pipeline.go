@@ -113,7 +113,7 @@ func (p *pipeline) start(explicit map[string]bool, stdout io.Writer) error {
 			p.log.WithError(err).Warn("alert delivery did not finish; what is left is spooled for the next start")
 		}
 	})
-	agg, err := flow.New(p.set.flow, rep.emit(p.alerting.submit))
+	agg, err := flow.New(rep.withObserver(p.set.flow), rep.emit(p.alerting.submit))
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ type reportOptions struct {
 	points int
 	top    int
 	alerts int
+	series int
 	window time.Duration
 }
 
@@ -35,6 +36,7 @@ func registerReportFlags(fs *flag.FlagSet, r *reportOptions) {
 	fs.IntVar(&r.points, "report_points", 720, "most timeline points the report and the live page keep (a longer capture shows several intervals per point)")
 	fs.IntVar(&r.top, "report_top", 20, "talkers shown per top-talkers table (fifty times as many, at least 1000, are tracked)")
 	fs.IntVar(&r.alerts, "report_alerts", 50, "most alerts shown with their charts: a report keeps the most probable, the live page the newest")
+	fs.IntVar(&r.series, "report_series", 200, "most subjects (pairs, sources, destinations) whose series the report and the live page keep for the alert charts: each interval's heaviest while there is room, and every alerted one from its alert on")
 	fs.DurationVar(&r.window, "page_window", time.Hour, "how far back the live page at / of -metrics_addr looks")
 }
 
@@ -63,7 +65,7 @@ type reporter struct {
 }
 
 func reportConfig(o *options) report.Config {
-	cfg := report.Config{Interval: o.flow.Interval, Points: o.report.points, Top: o.report.top, Alerts: o.report.alerts}
+	cfg := report.Config{Interval: o.flow.Interval, Points: o.report.points, Top: o.report.top, Alerts: o.report.alerts, Series: o.report.series}
 	if o.capture.File == "" {
 		// A daemon's page shows the recent past and must never hold up
 		// the capture.
@@ -100,6 +102,19 @@ func (r *reporter) emit(next func([]*alert.Alert)) func([]*alert.Alert) {
 		return next
 	}
 	return r.c.Emit(next)
+}
+
+// withObserver is where the report joins the flow aggregator's Observers:
+// it returns cfg with the collector's Observer added to any already set
+// (detection), so both see every closed interval. Only the report file and
+// the live page show what it gathers: the text summary alone does not pay
+// for the per-interval sums an Observer turns on.
+func (r *reporter) withObserver(cfg flow.Config) flow.Config {
+	if r == nil || (r.o.report.file == "" && r.o.metrics.addr == "") {
+		return cfg
+	}
+	cfg.Observer = flow.Observers(cfg.Observer, r.c.Observer())
+	return cfg
 }
 
 // sinkFor wraps the aggregator so the collector sees the records too, and

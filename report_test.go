@@ -5,14 +5,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -350,5 +353,51 @@ func TestReportFlagsAreCheckedBeforeAnalysis(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a refused run left files behind: %v", entries)
+	}
+}
+
+// A capture with a planted horizontal scan: the report lists the scanner
+// among the sources by failed tries and by distinct destinations, with
+// its counts, and loads cleanly in a browser.
+func TestReportListsAPlantedScannerWithItsCounts(t *testing.T) {
+	const scanner = "172.17.1.3"
+	s := synth.Demo(1)
+	s.Plants = append(s.Plants, synth.Plant{Class: synth.ClassHScan, Src: netip.MustParseAddr(scanner),
+		Dst: netip.MustParseAddr("10.0.3.1"), At: 10, Intervals: 2, Count: 200})
+	pcap, _ := writeScenario(t, "scan.pcap", s, synth.Options{})
+	out := filepath.Join(t.TempDir(), "scan.html")
+	r := runWherefore(t, "-pcapfile", pcap, "-host", "scan", "-report", out, "-alerts_file", os.DevNull)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	ctx := browser(t)
+	browse(t, ctx, "file://"+out, "scan.png")
+	// The scanner's row in each table, as the reader sees its cells.
+	const rowOf = `(id => {
+		const row = [...document.querySelectorAll("#" + id + " tbody tr")].find(r => r.cells.length > 1 && r.cells[1].innerText === %q);
+		return row ? [...row.cells].map(c => c.innerText) : [];
+	})`
+	for _, tc := range []struct {
+		table string
+		first bool // the scanner leads the table
+	}{{"top-failed", true}, {"top-ports", true}, {"top-peers-out", true}} {
+		cells, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(rowOf, scanner)+`("`+tc.table+`")`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Columns: #, address, count, interval, bytes, destinations,
+		// tries, failed, refused, sample ports, sample peers. The scan
+		// probes port 22 on 100 hosts per interval; about a tenth answer.
+		if len(cells) != 11 {
+			t.Fatalf("table %s has no row for the scanner %s", tc.table, scanner)
+		}
+		if tc.first && cells[0] != "1" {
+			t.Errorf("table %s: the scanner is row %s, want the first", tc.table, cells[0])
+		}
+		tries, _ := strconv.Atoi(cells[6])
+		failed, _ := strconv.Atoi(cells[7])
+		if cells[5] != "100" || tries != 100 || failed < 70 || failed >= 100 || cells[9] != "22" {
+			t.Errorf("table %s, scanner's row %q: want 100 destinations, 100 tries, most failed, port 22", tc.table, cells)
+		}
 	}
 }

@@ -148,12 +148,20 @@ type alertView struct {
 	Rows          []seriesRow
 	Window        string // the span the chart covers
 	SVG           string
+	// Measure names what the series counts ("bytes", "distinct
+	// destinations" ...); Count is set when it is not bytes.
+	Measure string
+	Count   bool
 }
 
 type seriesRow struct {
-	Start   time.Time
-	Bytes   float64
-	Alerted bool
+	Start     time.Time
+	Intervals int64 // transfer intervals the row covers
+	Value     float64
+	Alerted   bool
+	// Tracked rows come from the subject's tracked series (the largest
+	// value of their intervals); the others are the alert's own series.
+	Tracked bool
 }
 
 // alertChart plots the subject's series with the expected value, the
@@ -162,8 +170,10 @@ func alertChart(v *alertView) (string, error) {
 	a := &v.Alert
 	p := plot.New()
 	p.Title.Text = a.Key
-	p.Y.Label.Text = "bytes per interval"
-	p.Y.Tick.Marker = byteTicks{}
+	p.Y.Label.Text = v.Measure + " per interval"
+	if !v.Count {
+		p.Y.Tick.Marker = byteTicks{}
+	}
 	p.Y.Min = 0
 	p.Legend.Top = true
 	p.Legend.Left = true
@@ -174,7 +184,7 @@ func alertChart(v *alertView) (string, error) {
 	xy := make(plotter.XYs, len(v.Rows))
 	var hits plotter.XYs
 	for i, r := range v.Rows {
-		xy[i] = plotter.XY{X: unix(r.Start), Y: r.Bytes}
+		xy[i] = plotter.XY{X: unix(r.Start), Y: r.Value}
 		if r.Alerted {
 			hits = append(hits, xy[i])
 		}
@@ -187,7 +197,7 @@ func alertChart(v *alertView) (string, error) {
 		line.Color, line.Width = colSeries, vg.Points(1.2)
 		pts.GlyphStyle = draw.GlyphStyle{Color: colSeries, Radius: vg.Points(2), Shape: draw.CircleGlyph{}}
 		p.Add(line, pts)
-		p.Legend.Add("bytes", line, pts)
+		p.Legend.Add(v.Measure, line, pts)
 	}
 	hline := func(y float64, col color.Color, dashes []vg.Length, name string) {
 		f := plotter.NewFunction(func(float64) float64 { return y })

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +65,8 @@ type page struct {
 	Sources  []Talker
 	Dests    []Talker
 	Talkers  string // the window the talkers cover
+	// ScanAlerts are the kept scan, fan-out, fan-in and brute-force alerts.
+	ScanAlerts []alert.Alert
 }
 
 var funcs = template.FuncMap{
@@ -83,10 +86,30 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05")
 	},
-	"dur":     func(d time.Duration) string { return d.Round(time.Millisecond).String() },
-	"pct":     func(n, of uint64) string { return percent(n, of) },
-	"prob":    func(p float64) string { return fmt.Sprintf("%.2f", p) },
-	"inc":     func(i int) int { return i + 1 },
+	"dur":  func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	"pct":  func(n, of uint64) string { return percent(n, of) },
+	"prob": func(p float64) string { return fmt.Sprintf("%.2f", p) },
+	"inc":  func(i int) int { return i + 1 },
+	// value shows a series value in its measure.
+	"value": func(v float64, count bool) string {
+		if count {
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		return alert.HumanBytes(v)
+	},
+	"join": func(v any) string {
+		switch l := v.(type) {
+		case []uint16:
+			parts := make([]string, len(l))
+			for i, p := range l {
+				parts[i] = strconv.Itoa(int(p))
+			}
+			return strings.Join(parts, ", ")
+		case []string:
+			return strings.Join(l, ", ")
+		}
+		return fmt.Sprint(v)
+	},
 	"fileURL": fileURL,
 	"svg":     func(s string) template.HTML { return template.HTML(s) }, // only for SVG we rendered
 	"dict": func(kv ...any) map[string]any {
@@ -147,6 +170,11 @@ func Render(w io.Writer, s *Snapshot, run Run) error {
 		pg.Alerts = append(pg.Alerts, v)
 	}
 	pg.Omitted = s.Total - len(s.Alerts)
+	for _, a := range s.Alerts {
+		if isScanKind(a.Kind) {
+			pg.ScanAlerts = append(pg.ScanAlerts, a)
+		}
+	}
 	if err := tmpl.Execute(w, &pg); err != nil {
 		return fmt.Errorf("report: writing the page: %w", err)
 	}
@@ -174,26 +202,87 @@ func viewOf(s *Snapshot, i int, sensitivity float64) alertView {
 		v.Expected = a.Baseline
 	}
 	iv := time.Duration(a.IntervalSeconds * float64(time.Second))
+	if iv <= 0 {
+		iv = s.Interval
+	}
 	n := len(a.Series)
-	alerted := make(map[time.Time]bool)
+	var alertedAt []time.Time
 	for _, o := range s.Alerts {
 		if o.Key == a.Key {
-			alerted[o.IntervalStart.UTC()] = true
+			alertedAt = append(alertedAt, o.IntervalStart.UTC())
 		}
 	}
+	hit := func(start time.Time, width int64) bool {
+		end := start.Add(time.Duration(width) * iv)
+		for _, t := range alertedAt {
+			if !t.Before(start) && t.Before(end) {
+				return true
+			}
+		}
+		return false
+	}
+	v.Measure, v.Count = measureOf(&a)
+	// The alert's own series is exact; the subject's tracked series, when
+	// kept, adds what came before and after it.
+	var own []seriesRow
 	for j, b := range a.Series {
 		start := a.IntervalStart.Add(-time.Duration(n-1-j) * iv).UTC()
-		v.Rows = append(v.Rows, seriesRow{Start: start, Bytes: b, Alerted: alerted[start]})
+		own = append(own, seriesRow{Start: start, Intervals: 1, Value: b, Alerted: hit(start, 1)})
 	}
+	ownFirst, ownEnd := a.IntervalStart.UTC(), a.Time.UTC()
 	if n > 0 {
-		v.Window = fmt.Sprintf("the %d intervals the detector scored, %s to %s UTC, the alerted one last",
-			n, v.Rows[0].Start.Format("15:04:05"), a.Time.UTC().Format("15:04:05"))
+		ownFirst = own[0].Start
+	}
+	ser := s.Series[seriesKey(&a)]
+	var before, after int
+	if ser != nil {
+		for _, p := range ser.Points {
+			end := p.Start.Add(time.Duration(ser.Width) * iv)
+			if n > 0 && end.After(ownFirst) && p.Start.Before(ownEnd) {
+				continue // the alert's own values cover it
+			}
+			r := seriesRow{Start: p.Start, Intervals: ser.Width, Value: pick(p, &a), Tracked: true, Alerted: hit(p.Start, ser.Width)}
+			if p.Start.Before(ownFirst) {
+				before++
+				v.Rows = append(v.Rows, r)
+			} else {
+				after++
+				own = append(own, r)
+			}
+		}
+	}
+	v.Rows = append(v.Rows, own...)
+	if len(v.Rows) > 0 {
+		first, last := v.Rows[0], v.Rows[len(v.Rows)-1]
+		end := last.Start.Add(time.Duration(last.Intervals) * iv)
+		w := fmt.Sprintf("%s %s to %s UTC: ", v.Measure, first.Start.Format("2006-01-02 15:04:05"), end.Format("15:04:05"))
+		var parts []string
+		if before > 0 {
+			parts = append(parts, fmt.Sprintf("the subject's tracked series from %s (%d points)", first.Start.Format("15:04:05"), before))
+		}
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("the %d intervals the detector scored, %s to %s, exact", n, ownFirst.Format("15:04:05"), ownEnd.Format("15:04:05")))
+		}
+		if after > 0 {
+			parts = append(parts, fmt.Sprintf("the tracked series after the alert (%d points)", after))
+		}
+		w += strings.Join(parts, ", then ")
+		switch {
+		case ser != nil && ser.Width > 1:
+			w += fmt.Sprintf("; a tracked point spans %d intervals and shows the largest of them", ser.Width)
+		case ser == nil:
+			w += "; no longer series was kept for this subject (-report_series subjects are tracked: each interval's heaviest while there is room, and alerted ones from their alert on)"
+		}
+		if ser != nil && s.Live {
+			w += fmt.Sprintf("; the page keeps the last %s", s.Window)
+		}
+		v.Window = w
 	}
 	switch {
 	case a.Threshold > 0:
 		v.Threshold = a.Threshold
 		v.ThresholdText = "the threshold the detector reported crossing"
-	case sensitivity > 0 && v.Expected > 0 && n > 0:
+	case sensitivity > 0 && v.Expected > 0 && n > 0 && !v.Count:
 		// The anomalyzer crosses a probability, not a byte count; what it
 		// has in bytes is the magnitude gate around the expected value.
 		newest := a.Series[n-1]
@@ -229,4 +318,43 @@ func WriteTopTalkers(w io.Writer, s *Snapshot, n int) {
 	line("top pairs", s.Pairs)
 	line("top sources", s.Sources)
 	line("top dests", s.Destinations)
+}
+
+// measureOf says what an alert's series counts: distinct counts for scans,
+// fan-out, fan-in and brute force, bytes otherwise.
+func measureOf(a *alert.Alert) (string, bool) {
+	switch a.Kind {
+	case alert.KindVScan:
+		return "distinct (destination, port) tries", true
+	case alert.KindHScan, alert.KindFanOut:
+		return "distinct destinations", true
+	case alert.KindFanIn:
+		return "distinct sources", true
+	case alert.KindBruteForce:
+		return "connection attempts", true
+	}
+	return "bytes", false
+}
+
+// pick returns the tracked point's value in the alert's measure.
+func pick(p SubjectPoint, a *alert.Alert) float64 {
+	switch a.Kind {
+	case alert.KindVScan:
+		return float64(p.Tried)
+	case alert.KindHScan, alert.KindFanOut, alert.KindFanIn:
+		return float64(p.Peers)
+	case alert.KindBruteForce:
+		return float64(p.SYNs)
+	}
+	return float64(p.Bytes)
+}
+
+// isScanKind reports whether alerts of kind k are listed with their
+// counts under scans, fan-out and fan-in.
+func isScanKind(k string) bool {
+	switch k {
+	case alert.KindVScan, alert.KindHScan, alert.KindFanOut, alert.KindFanIn, alert.KindBruteForce:
+		return true
+	}
+	return false
 }

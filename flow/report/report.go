@@ -35,6 +35,11 @@ type Config struct {
 	// Alerts is the most alerts kept with their charts: the most probable
 	// ones of a capture, the newest ones of a live window.
 	Alerts int
+	// Series is the most subjects (pairs, sources, destinations, hosts)
+	// whose series is kept, Points values each, for the alert charts:
+	// each interval's few heaviest while there is room, and every alerted
+	// subject from its alert on.
+	Series int
 	// Window, when set, makes a live collector: the timeline covers the
 	// last Window, the talkers the last one to two Windows, and the alerts
 	// are the newest. Zero keeps the whole capture.
@@ -62,6 +67,9 @@ func (c *Config) Validate() error {
 	if c.Alerts == 0 {
 		c.Alerts = 50
 	}
+	if c.Series == 0 {
+		c.Series = 200
+	}
 	switch {
 	case c.Points < 2 || c.Points > 100_000:
 		return fmt.Errorf("-report_points %d: must be between 2 and 100000", c.Points)
@@ -69,6 +77,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("-report_top %d: must be between 1 and 10000", c.Top)
 	case c.Alerts < 1 || c.Alerts > 10_000:
 		return fmt.Errorf("-report_alerts %d: must be between 1 and 10000", c.Alerts)
+	case c.Series < 1 || c.Series > 100_000:
+		return fmt.Errorf("-report_series %d: must be between 1 and 100000", c.Series)
 	case c.Window < 0:
 		return fmt.Errorf("report: window %s must not be negative", c.Window)
 	}
@@ -126,7 +136,9 @@ type pairKey [32]byte
 // msg is one unit of work for the collector goroutine.
 type msg struct {
 	chunk    *chunk
+	observed *observed
 	alerts   []alert.Alert
+	vers     []uint64 // per alert: the watch set that holds its subject
 	evidence *evidence
 	snap     chan *Snapshot
 }
@@ -145,6 +157,10 @@ type Collector struct {
 	free    chan *chunk
 	wg      sync.WaitGroup
 	dropped atomic.Uint64
+	// droppedIntervals counts intervals a live collector missed from the
+	// Observer because it was behind.
+	droppedIntervals atomic.Uint64
+	obs              *Observer
 	// sendMu orders sends against Close, which closes in.
 	sendMu sync.RWMutex
 	closed bool
@@ -166,8 +182,9 @@ func New(cfg Config) (*Collector, error) {
 		cfg:  cfg,
 		in:   make(chan msg, 16),
 		free: make(chan *chunk, 8),
-		st:   newState(cfg),
 	}
+	c.obs = &Observer{c: c, n: candidates(cfg.Top), pending: make(map[int64]*shardPairs), watching: make(map[subject]struct{})}
+	c.st = newState(cfg, c.obs)
 	for range cap(c.free) {
 		c.free <- &chunk{recs: make([]rec, 0, recBuf), totals: make([]total, 0, 64)}
 	}
@@ -186,14 +203,16 @@ func (c *Collector) loop() {
 			c.st.chunk(m.chunk)
 			m.chunk.recs, m.chunk.totals = m.chunk.recs[:0], m.chunk.totals[:0]
 			c.free <- m.chunk
+		case m.observed != nil:
+			c.st.subj.observe(m.observed, c.st.windowIv)
 		case m.alerts != nil:
 			for i := range m.alerts {
-				c.st.alert(&m.alerts[i])
+				c.st.alert(&m.alerts[i], m.vers[i])
 			}
 		case m.evidence != nil:
 			c.st.evidence(m.evidence)
 		case m.snap != nil:
-			m.snap <- c.st.snapshot(c.dropped.Load())
+			m.snap <- c.st.snapshot(c.dropped.Load(), c.droppedIntervals.Load())
 		}
 	}
 }
@@ -209,15 +228,38 @@ func (c *Collector) send(m msg) bool {
 	return true
 }
 
+// trySend hands m over unless the collector is closed or behind.
+func (c *Collector) trySend(m msg) bool {
+	c.sendMu.RLock()
+	defer c.sendMu.RUnlock()
+	if c.closed {
+		return false
+	}
+	select {
+	case c.in <- m:
+		return true
+	default:
+		return false
+	}
+}
+
 // Alerts records copies of a closed interval's alerts; the originals go on
 // to the dispatcher, whose enrichers change them. Call it before handing
 // them on.
 func (c *Collector) Alerts(as []*alert.Alert) {
 	cp := make([]alert.Alert, 0, len(as))
+	vers := make([]uint64, 0, len(as))
 	for _, a := range as {
 		if a.IsSummary() || a.Test {
 			continue
 		}
+		// Watch the subject from the next interval on; the collector's
+		// goroutine decides whether it keeps it.
+		var ver uint64
+		if k, ok := subjectOf(a); ok && !a.Resolved {
+			ver = c.obs.update([]subject{k}, nil)
+		}
+		vers = append(vers, ver)
 		v := *a
 		v.Series = append([]float64(nil), a.Series...)
 		v.Tests = make(map[string]float64, len(a.Tests))
@@ -228,7 +270,7 @@ func (c *Collector) Alerts(as []*alert.Alert) {
 		cp = append(cp, v)
 	}
 	if len(cp) > 0 {
-		c.send(msg{alerts: cp})
+		c.send(msg{alerts: cp, vers: vers})
 	}
 }
 
@@ -260,7 +302,7 @@ func (c *Collector) Snapshot() *Snapshot {
 	c.wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.st.snapshot(c.dropped.Load())
+	return c.st.snapshot(c.dropped.Load(), c.droppedIntervals.Load())
 }
 
 // Close waits for what was handed over to be counted and stops the

@@ -57,13 +57,15 @@ type state struct {
 	first, last    int64 // packet time span, ns
 	packets, bytes uint64
 
+	subj *subjects
+
 	alerts   []alert.Alert
 	next     int // live: the slot the next alert overwrites once full
 	total    int // alerts raised (kept or not)
 	resolved int
 }
 
-func newState(cfg Config) *state {
+func newState(cfg Config, obs *Observer) *state {
 	s := &state{
 		cfg:      cfg,
 		interval: int64(cfg.Interval),
@@ -76,6 +78,7 @@ func newState(cfg Config) *state {
 		s.windowIv = max(1, int64(cfg.Window/cfg.Interval))
 		s.prev = newGeneration(tracked(cfg.Top), 0)
 	}
+	s.subj = newSubjects(cfg, obs, s.tl.width)
 	return s
 }
 
@@ -166,12 +169,13 @@ func (s *state) flushCache() {
 	}
 }
 
-func (s *state) alert(a *alert.Alert) {
+func (s *state) alert(a *alert.Alert, ver uint64) {
 	if a.Resolved {
 		s.resolved++
 		return
 	}
 	s.total++
+	s.subj.alerted(a, ver)
 	if s.started {
 		if b := s.tl.at(floorDiv(a.IntervalStart.UnixNano(), s.interval)); b != nil {
 			b.alerts++
@@ -248,9 +252,21 @@ type Snapshot struct {
 	Total    int
 	Resolved int
 	MaxKept  int
+	// Series holds the tracked series of the kept alerts' subjects, by
+	// subject ("src->dst" or an address); SeriesKept is the most subjects
+	// tracked (-report_series).
+	Series     map[string]*SubjectSeries
+	SeriesKept int
+	// Sources by their most distinct destinations, (destination, port)
+	// tries and failed tries in one interval; destinations by their most
+	// distinct sources. ObservedIntervals counts the intervals these
+	// tables saw; MissedIntervals those a live page missed.
+	PeersOut, PortsTried, FailedTries, PeersIn []CountRow
+	ObservedIntervals                          int
+	MissedIntervals                            uint64
 }
 
-func (s *state) snapshot(dropped uint64) *Snapshot {
+func (s *state) snapshot(dropped, missed uint64) *Snapshot {
 	s.flushCache()
 	iv := s.cfg.Interval
 	out := &Snapshot{
@@ -258,12 +274,23 @@ func (s *state) snapshot(dropped uint64) *Snapshot {
 		Packets: s.packets, Bytes: s.bytes, Dropped: dropped,
 		Timeline: s.tl.snapshot(iv), Tracked: tracked(s.cfg.Top), LocalText: s.cfg.LocalText,
 		Total: s.total, Resolved: s.resolved, MaxKept: s.cfg.Alerts, SampleStep: max(s.step, 1),
+		SeriesKept: s.cfg.Series, ObservedIntervals: s.subj.observed, MissedIntervals: missed,
+		Series: make(map[string]*SubjectSeries),
+	}
+	n := s.cfg.Top
+	out.PeersOut = s.subj.srcPeers.rows(n, s.interval)
+	out.PortsTried = s.subj.srcTried.rows(n, s.interval)
+	out.FailedTries = s.subj.srcFailed.rows(n, s.interval)
+	out.PeersIn = s.subj.dstPeers.rows(n, s.interval)
+	for i := range s.alerts {
+		if ser := s.subj.seriesOf(&s.alerts[i]); ser != nil {
+			out.Series[seriesKey(&s.alerts[i])] = ser
+		}
 	}
 	if s.started {
 		out.First, out.Last = time.Unix(0, s.first).UTC(), time.Unix(0, s.last).UTC()
 		out.TalkersSince = out.First
 	}
-	n := s.cfg.Top
 	if s.prev != nil {
 		out.Pairs = pairTalkers(merged(s.prev.pairs, s.cur.pairs, n))
 		out.Sources = addrTalkers(merged(s.prev.srcs, s.cur.srcs, n))
@@ -311,4 +338,12 @@ func addrTalkers(cs []counter[[16]byte]) []Talker {
 		out[i] = Talker{Subject: addrOf(c.key).String(), Bytes: c.bytes, Packets: c.packets, Error: c.err}
 	}
 	return out
+}
+
+// seriesKey names an alert's subject in Snapshot.Series.
+func seriesKey(a *alert.Alert) string {
+	if k, ok := subjectOf(a); ok {
+		return k.String()
+	}
+	return ""
 }
