@@ -224,6 +224,10 @@ func (d *Decoder) Decode(ci gopacket.CaptureInfo, data []byte, r *Record) bool {
 			r.SrcPort, r.DstPort, r.TCPFlags = d.tcp.srcPort, d.tcp.dstPort, d.tcp.flags
 		case layers.LayerTypeUDP:
 			r.SrcPort, r.DstPort = d.udp.srcPort, d.udp.dstPort
+		case layers.LayerTypeICMPv4:
+			r.ICMPType, r.ICMPCode = d.icmp4.TypeCode.Type(), d.icmp4.TypeCode.Code()
+		case layers.LayerTypeICMPv6:
+			r.ICMPType, r.ICMPCode = d.icmp6.TypeCode.Type(), d.icmp6.TypeCode.Code()
 		}
 	}
 	if !haveIP || !r.Src.IsValid() || !r.Dst.IsValid() {

@@ -140,6 +140,9 @@ func TestDecodeLinkTypesAndTransports(t *testing.T) {
 			}
 			want := Record{TS: ci.Timestamp.UnixNano(), Src: netip.MustParseAddr(tc.src), Dst: netip.MustParseAddr(tc.dst),
 				Proto: tc.proto, SrcPort: tc.sport, DstPort: tc.dpt, TCPFlags: tc.flags, WireLen: uint32(ci.Length)}
+			if tc.proto == 1 {
+				want.ICMPType = 8 // the ICMP frames above are echo requests
+			}
 			if r != want {
 				t.Fatalf("got %+v\nwant %+v", r, want)
 			}

@@ -17,6 +17,8 @@ type Record struct {
 	DstPort  uint16
 	Proto    uint8  // IP protocol number of the transport (after IPv6 extension headers)
 	TCPFlags uint8  // FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 URG=0x20 ECE=0x40 CWR=0x80
+	ICMPType uint8  // ICMP or ICMPv6 type, when Proto is 1 or 58 (e.g. 3 / 1: destination unreachable)
+	ICMPCode uint8  // ICMP or ICMPv6 code
 	WireLen  uint32 // original length on the wire, not cut by snaplen
 }
 

@@ -23,17 +23,15 @@ const (
 // key, to emit. It implements capture.Sink: Records and Idle are called from
 // the capture goroutine only.
 type Aggregator struct {
-	cfg      Config
-	interval int64
-	shards   []*shard
-	pending  [][]entry
-	results  chan result
-	emit     func([]*alert.Alert)
-	started  bool
-	cur      int64
-	wg       sync.WaitGroup
-	collect  sync.WaitGroup
-	closed   bool
+	cfg     Config
+	clock   Clock
+	shards  []*shard
+	pending [][]entry
+	results chan result
+	emit    func([]*alert.Alert)
+	wg      sync.WaitGroup
+	collect sync.WaitGroup
+	closed  bool
 	// reload holds settings from Reconfigure until the capture goroutine
 	// applies them.
 	reload   atomic.Pointer[Settings]
@@ -45,6 +43,13 @@ type Aggregator struct {
 	held    []capture.Record
 	maxLeap int64
 	closes  atomic.Uint64
+	// merged sums the shards' aggregates of the interval being collected;
+	// the dropped counters are what merging had to leave out.
+	merged      *aggregates
+	view        Aggregates
+	srcDropped  atomic.Uint64
+	dstDropped  atomic.Uint64
+	hostDropped atomic.Uint64
 }
 
 // New starts the shard goroutines and the collector; Close stops them.
@@ -55,16 +60,19 @@ func New(cfg Config, emit func([]*alert.Alert)) (*Aggregator, error) {
 		return nil, err
 	}
 	a := &Aggregator{
-		cfg:      cfg,
-		interval: int64(cfg.Interval),
-		maxLeap:  max(2, int64(time.Hour/cfg.Interval)),
-		held:     make([]capture.Record, 0, confirmLeap),
-		results:  make(chan result, cfg.Shards*4),
-		emit:     emit,
+		cfg:     cfg,
+		clock:   NewClock(cfg.Interval),
+		maxLeap: max(2, int64(time.Hour/cfg.Interval)),
+		held:    make([]capture.Record, 0, confirmLeap),
+		results: make(chan result, cfg.Shards*4),
+		emit:    emit,
 	}
 	a.pending = make([][]entry, cfg.Shards)
-	for range cfg.Shards {
-		s := newShard(a.cfg, a.results, batchesPerShd, batchSize)
+	if cfg.Observer != nil {
+		a.merged = newAggregates(cfg.MaxSources, cfg.MaxDests, cfg.MaxHosts)
+	}
+	for i := range cfg.Shards {
+		s := newShard(i, a.cfg, a.results, batchesPerShd, batchSize)
 		a.shards = append(a.shards, s)
 		a.wg.Add(1)
 		go func() {
@@ -78,16 +86,6 @@ func New(cfg Config, emit func([]*alert.Alert)) (*Aggregator, error) {
 		a.collectResults()
 	}()
 	return a, nil
-}
-
-// floorDiv rounds towards minus infinity, so packets before 1970 still fall
-// into well-defined intervals.
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
 }
 
 // Records accounts a batch of packets.
@@ -105,8 +103,8 @@ func (a *Aggregator) Records(batch []capture.Record) {
 			filtered++
 			continue
 		}
-		idx := floorDiv(r.TS, a.interval)
-		if a.started && idx > a.cur+a.maxLeap {
+		idx := a.clock.Index(r.TS)
+		if a.clock.Started() && idx > a.clock.Current()+a.maxLeap {
 			if len(a.held) < confirmLeap {
 				a.held = append(a.held, *r)
 				continue
@@ -131,10 +129,10 @@ func (a *Aggregator) releaseHeld(confirmed bool) {
 	for i := range a.held {
 		r := &a.held[i]
 		if confirmed {
-			a.route(r, floorDiv(r.TS, a.interval))
+			a.route(r, a.clock.Index(r.TS))
 		} else {
 			a.outliers.Add(1)
-			a.route(r, a.cur)
+			a.route(r, a.clock.Current())
 		}
 	}
 	a.held = a.held[:0]
@@ -143,24 +141,24 @@ func (a *Aggregator) releaseHeld(confirmed bool) {
 // route moves the clock to the packet's interval when it is newer and hands
 // the packet to its flow's shard.
 func (a *Aggregator) route(r *capture.Record, idx int64) {
-	switch {
-	case !a.started:
+	switch cur := a.clock.Current(); {
+	case !a.clock.Started():
 		a.open(idx)
-	case idx > a.cur:
+	case idx > cur:
 		a.advance(idx)
-	case idx < a.cur:
+	case idx < cur:
 		// A packet older than the open interval (reordered capture,
 		// merged files) counts towards the open one.
 		a.late.Add(1)
 	}
 	k := makeKey(r.Src, r.Dst)
-	h := k.hash()
-	sh := int((h >> 40) % uint64(len(a.shards))) // the table uses the low bits
+	sh := int((k.shardHash() >> 32) % uint64(len(a.shards)))
 	b := a.pending[sh]
 	if b == nil {
 		b = <-a.shards[sh].free
 	}
-	b = append(b, entry{k: k, hash: h, wire: r.WireLen})
+	b = append(b, entry{k: k, hash: k.hash(), wire: r.WireLen, sport: r.SrcPort, dport: r.DstPort,
+		proto: r.Proto, flags: r.TCPFlags, icmpType: r.ICMPType})
 	if len(b) == cap(b) {
 		a.shards[sh].in <- message{entries: b}
 		b = nil
@@ -172,17 +170,16 @@ func (a *Aggregator) route(r *capture.Record, idx int64) {
 // so intervals still close and quiet flows still resolve and expire.
 func (a *Aggregator) Idle(now time.Time) {
 	a.applyReload()
-	if !a.started {
+	if !a.clock.Started() {
 		return
 	}
-	if idx := floorDiv(now.UnixNano(), a.interval); idx > a.cur {
+	if idx := a.clock.Index(now.UnixNano()); idx > a.clock.Current() {
 		a.advance(idx)
 	}
 }
 
 func (a *Aggregator) open(idx int64) {
-	a.started = true
-	a.cur = idx
+	a.clock.Open(idx)
 	for _, s := range a.shards {
 		s.in <- message{nextIdx: idx}
 	}
@@ -203,10 +200,10 @@ func (a *Aggregator) advance(next int64) {
 	a.applyReload()
 	a.flushPending()
 	for _, s := range a.shards {
-		s.in <- message{close: true, closeIdx: a.cur, nextIdx: next}
+		s.in <- message{close: true, closeIdx: a.clock.Current(), nextIdx: next}
 	}
 	a.closes.Add(1)
-	a.cur = next
+	a.clock.Open(next)
 }
 
 // Close closes the interval in flight (the last, partial interval of a
@@ -221,8 +218,8 @@ func (a *Aggregator) Close() {
 		// Never confirmed: the capture ended on implausible timestamps.
 		a.releaseHeld(false)
 	}
-	if a.started {
-		a.advance(a.cur + 1)
+	if a.clock.Started() {
+		a.advance(a.clock.Current() + 1)
 	}
 	for _, s := range a.shards {
 		close(s.in)
@@ -239,6 +236,7 @@ func (a *Aggregator) collectResults() {
 	type gathering struct {
 		n      int
 		alerts []*alert.Alert
+		aggs   []*aggregates // by shard
 	}
 	open := make(map[int64]*gathering)
 	for r := range a.results {
@@ -249,10 +247,19 @@ func (a *Aggregator) collectResults() {
 		}
 		g.n++
 		g.alerts = append(g.alerts, r.alerts...)
+		if r.aggs != nil {
+			if g.aggs == nil {
+				g.aggs = make([]*aggregates, len(a.shards))
+			}
+			g.aggs[r.shard] = r.aggs
+		}
 		if g.n < len(a.shards) {
 			continue
 		}
 		delete(open, r.idx)
+		if g.aggs != nil {
+			a.observe(r.idx, g.aggs)
+		}
 		if len(g.alerts) == 0 {
 			continue
 		}
@@ -266,6 +273,38 @@ func (a *Aggregator) collectResults() {
 			return cmp.Compare(x.Key, y.Key)
 		})
 		a.emit(g.alerts)
+	}
+}
+
+// observe merges the shards' aggregates of interval idx in shard order,
+// hands them to the Observer, and gives each shard its set back.
+func (a *Aggregator) observe(idx int64, shards []*aggregates) {
+	m := a.merged
+	m.reset()
+	for _, g := range shards {
+		m.merge(g)
+	}
+	a.srcDropped.Add(m.src.dropped)
+	a.dstDropped.Add(m.dst.dropped)
+	a.hostDropped.Add(m.host.dropped)
+	slices.SortFunc(m.src.vals, func(x, y SourceStat) int { return x.Addr.Compare(y.Addr) })
+	slices.SortFunc(m.dst.vals, func(x, y DestStat) int { return x.Addr.Compare(y.Addr) })
+	slices.SortFunc(m.host.vals, func(x, y HostStat) int { return x.Addr.Compare(y.Addr) })
+	agg := &a.view
+	*agg = Aggregates{Sources: m.src.vals, Dests: m.dst.vals, Hosts: m.host.vals}
+	for _, g := range shards {
+		agg.SourcesDropped += g.src.dropped
+		agg.DestsDropped += g.dst.dropped
+		agg.HostsDropped += g.host.dropped
+	}
+	agg.SourcesDropped += m.src.dropped
+	agg.DestsDropped += m.dst.dropped
+	agg.HostsDropped += m.host.dropped
+	a.cfg.Observer.ObserveInterval(a.clock.Interval(idx), agg)
+	*agg = Aggregates{}
+	for i, g := range shards {
+		g.reset()
+		a.shards[i].aggFree <- g
 	}
 }
 
@@ -283,6 +322,14 @@ type Stats struct {
 	Late            uint64 // packets older than the open interval
 	TimeOutliers    uint64 // packets whose timestamp leapt ahead, unconfirmed
 	EvalTime        time.Duration
+	// Keys of an interval left out of the aggregates because their
+	// accumulator was full (-max_sources, -max_dests, -max_hosts), and
+	// pairs whose tried ports past four were counted per packet because
+	// no port set was left (-max_port_sets).
+	SourcesDropped uint64
+	DestsDropped   uint64
+	HostsDropped   uint64
+	PortSetsFull   uint64
 }
 
 // Stats returns the current counters; safe from any goroutine.
@@ -292,6 +339,9 @@ func (a *Aggregator) Stats() Stats {
 		Filtered:        a.filtered.Load(),
 		Late:            a.late.Load(),
 		TimeOutliers:    a.outliers.Load(),
+		SourcesDropped:  a.srcDropped.Load(),
+		DestsDropped:    a.dstDropped.Load(),
+		HostsDropped:    a.hostDropped.Load(),
 	}
 	for _, s := range a.shards {
 		c := &s.counters
@@ -303,6 +353,10 @@ func (a *Aggregator) Stats() Stats {
 		st.Alerts += c.alerts.Load()
 		st.Resolved += c.resolved.Load()
 		st.EvalTime += time.Duration(c.evalNanos.Load())
+		st.SourcesDropped += c.srcDropped.Load()
+		st.DestsDropped += c.dstDropped.Load()
+		st.HostsDropped += c.hostDropped.Load()
+		st.PortSetsFull += c.portSetFull.Load()
 	}
 	return st
 }

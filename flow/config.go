@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -53,7 +54,31 @@ type Config struct {
 	// Baseline returns the value a series' newest interval was compared
 	// with (the mean of the reference window), for the alert text.
 	Baseline func(series []float64) float64
+
+	// LocalNets are the networks whose hosts are local (-local_nets): their
+	// bytes out and in are summed per host. Nil means DefaultLocalNets.
+	LocalNets []netip.Prefix
+	// MaxSources, MaxDests and MaxHosts cap the sources, destinations and
+	// local hosts summed per interval (-max_sources, -max_dests,
+	// -max_hosts); a key beyond the cap is dropped and counted. 0 means
+	// the default, DefaultMaxKeys.
+	MaxSources int
+	MaxDests   int
+	MaxHosts   int
+	// MaxPortSets caps the pairs per interval whose distinct tried ports
+	// are counted exactly past four (-max_port_sets; 8 KiB each). 0 means
+	// DefaultMaxPortSets.
+	MaxPortSets int
+	// Observer, when set, receives each closed interval's pairs and
+	// aggregates.
+	Observer Observer
 }
+
+// Defaults of the aggregate caps.
+const (
+	DefaultMaxKeys     = 1 << 14
+	DefaultMaxPortSets = 1024
+)
 
 // Validate fills defaults and reports the first bad field by its flag.
 func (c *Config) Validate() error {
@@ -84,6 +109,26 @@ func (c *Config) Validate() error {
 	if c.ResolveAfter < 0 {
 		return fmt.Errorf("-resolve_after %d: must be 0 (off) or a number of intervals", c.ResolveAfter)
 	}
+	for _, cp := range []struct {
+		v    *int
+		flag string
+		def  int
+	}{
+		{&c.MaxSources, "-max_sources", DefaultMaxKeys},
+		{&c.MaxDests, "-max_dests", DefaultMaxKeys},
+		{&c.MaxHosts, "-max_hosts", DefaultMaxKeys},
+		{&c.MaxPortSets, "-max_port_sets", DefaultMaxPortSets},
+	} {
+		switch {
+		case *cp.v == 0:
+			*cp.v = cp.def
+		case *cp.v < 0 || *cp.v > 1<<30:
+			return fmt.Errorf("%s %d: must be 0 (the default, %d) or a number of keys up to 2^30", cp.flag, *cp.v, cp.def)
+		}
+	}
+	if c.LocalNets == nil {
+		c.LocalNets = DefaultLocalNets()
+	}
 	if c.NewDetector == nil {
 		return errors.New("flow: NewDetector is required")
 	}
@@ -91,6 +136,11 @@ func (c *Config) Validate() error {
 		return errors.New("flow: Baseline is required")
 	}
 	return nil
+}
+
+// perShard splits a cap over the shards, rounding up.
+func (c *Config) perShard(n int) int {
+	return (n + c.Shards - 1) / c.Shards
 }
 
 // idleIntervals is the idle timeout in whole intervals, at least one.

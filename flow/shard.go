@@ -12,9 +12,14 @@ import (
 
 // entry is one packet as a shard sees it.
 type entry struct {
-	k    key
-	hash uint64
-	wire uint32
+	k        key
+	hash     uint64
+	wire     uint32
+	sport    uint16
+	dport    uint16
+	proto    uint8
+	flags    uint8
+	icmpType uint8
 }
 
 // message is what the router sends a shard: a batch of entries, or the
@@ -32,6 +37,10 @@ type message struct {
 type result struct {
 	idx    int64
 	alerts []*alert.Alert
+	shard  int
+	// aggs are the shard's sums of the interval when an Observer is set;
+	// the collector hands them back through the shard's aggFree.
+	aggs *aggregates
 }
 
 // shardCounters are published by the shard and read by anyone.
@@ -44,6 +53,11 @@ type shardCounters struct {
 	alerts    atomic.Uint64
 	resolved  atomic.Uint64
 	evalNanos atomic.Uint64
+	// Keys dropped because an accumulator or the port sets were full.
+	srcDropped  atomic.Uint64
+	dstDropped  atomic.Uint64
+	hostDropped atomic.Uint64
+	portSetFull atomic.Uint64
 }
 
 // shard owns one table. Only its goroutine touches the table.
@@ -66,9 +80,20 @@ type shard struct {
 	free            chan []entry
 	out             chan<- result
 	counters        shardCounters
+
+	id    int
+	local []wordPrefix
+	ports portSets
+	// aggs sums the open interval's keys beyond the pair (nil without an
+	// Observer); a second set waits in aggFree, or is with the collector.
+	aggs    *aggregates
+	aggFree chan *aggregates
+	pairs   []PairStat
+	view    PairView
+	evicted flowState // the flow lookup evicted last
 }
 
-func newShard(cfg Config, out chan<- result, batches, batchSize int) *shard {
+func newShard(id int, cfg Config, out chan<- result, batches, batchSize int) *shard {
 	pcg := rand.NewPCG(cfg.Seed, 0)
 	s := &shard{
 		cfg:     cfg,
@@ -79,9 +104,18 @@ func newShard(cfg Config, out chan<- result, batches, batchSize int) *shard {
 		in:      make(chan message, batches+2),
 		free:    make(chan []entry, batches),
 		out:     out,
+		id:      id,
+		local:   makeWordPrefixes(cfg.LocalNets),
+		ports:   portSets{max: cfg.perShard(cfg.MaxPortSets)},
 	}
 	for range batches {
 		s.free <- make([]entry, 0, batchSize)
+	}
+	if cfg.Observer != nil {
+		ms, md, mh := cfg.perShard(cfg.MaxSources), cfg.perShard(cfg.MaxDests), cfg.perShard(cfg.MaxHosts)
+		s.aggs = newAggregates(ms, md, mh)
+		s.aggFree = make(chan *aggregates, 1)
+		s.aggFree <- newAggregates(ms, md, mh)
 	}
 	return s
 }
@@ -100,7 +134,11 @@ func (s *shard) run() {
 		if m.close {
 			alerts := s.closeInterval(m.closeIdx)
 			s.cur = m.nextIdx
-			s.out <- result{idx: m.closeIdx, alerts: alerts}
+			s.out <- result{idx: m.closeIdx, alerts: alerts, shard: s.id, aggs: s.aggs}
+			if s.aggs != nil {
+				// Waits only when the collector is a whole interval behind.
+				s.aggs = <-s.aggFree
+			}
 		} else if m.entries == nil {
 			s.cur = m.nextIdx // the first interval opens
 		}
@@ -112,15 +150,24 @@ func (s *shard) account(entries []entry) {
 	var created, evicted uint64
 	for i := range entries {
 		e := &entries[i]
-		slot, isNew, old := t.lookup(&e.k, e.hash, s.cur)
-		if old != nil {
+		slot, isNew, didEvict := t.lookup(&e.k, e.hash, s.cur, &s.evicted)
+		if didEvict {
 			evicted++
-			s.dropped(old)
+			s.dropped(&s.evicted)
 		}
 		f := &t.flows[slot]
 		f.bytes += uint64(e.wire)
-		f.packets++
+		if f.packets != math.MaxUint32 {
+			f.packets++
+		}
+		s.measure(f, e)
 		if isNew {
+			if localIn(s.local, e.k.src0, e.k.src1) {
+				f.local |= localSrc
+			}
+			if localIn(s.local, e.k.dst0, e.k.dst1) {
+				f.local |= localDst
+			}
 			created++
 			s.active = append(s.active, slot)
 		} else if f.lastActive != s.cur {
@@ -141,6 +188,10 @@ func (s *shard) account(entries []entry) {
 // flow that alerted is reported back to normal, since it is no longer
 // watched.
 func (s *shard) dropped(f *flowState) {
+	if s.aggs != nil && f.packets > 0 && !f.folded && f.lastActive == s.cur {
+		// Its interval still counts towards its source and destination.
+		s.foldPair(f)
+	}
 	if f.alerted && s.cfg.ResolveAfter > 0 {
 		s.pendingResolved = append(s.pendingResolved, *f)
 	}
@@ -154,6 +205,20 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 	t := s.tab
 	start := time.Now()
 	var evaluated uint64
+	if s.aggs != nil {
+		// Fold every pair before any is reset: a pair's tries are judged
+		// by what its reverse pair sent back.
+		s.pairs = s.pairs[:0]
+		for _, slot := range s.active {
+			f := &t.flows[slot]
+			if !f.inUse || f.lastActive != idx || f.lastClosed >= idx || f.folded {
+				continue
+			}
+			p := s.foldPair(f)
+			p.Slot = slot
+			s.pairs = append(s.pairs, p)
+		}
+	}
 	for _, slot := range s.active {
 		f := &t.flows[slot]
 		if !f.inUse || f.lastActive != idx || f.lastClosed >= idx {
@@ -166,7 +231,7 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 			evaluated++
 			series := t.seriesInto(slot, s.scratch)
 			s.scores.Reset()
-			s.pcg.Seed(s.cfg.Seed^f.hash, uint64(idx))
+			s.pcg.Seed(s.cfg.Seed^f.key.hash(), uint64(idx))
 			p := s.det.Score(series, &s.scores)
 			if p >= s.cfg.Threshold && !math.IsNaN(p) {
 				alerts = append(alerts, s.build(f, idx, series, p, false))
@@ -179,9 +244,23 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 				f.lastAlert = idx
 			}
 		}
-		f.bytes, f.packets = 0, 0
+		f.counts = counts{}
 	}
 	s.active = s.active[:0]
+	if s.aggs != nil {
+		s.view = PairView{Pairs: s.pairs, tab: t}
+		s.cfg.Observer.ObservePairs(s.id, s.interval(idx), &s.view)
+		s.view = PairView{}
+		c := &s.counters
+		c.srcDropped.Add(s.aggs.src.dropped)
+		c.dstDropped.Add(s.aggs.dst.dropped)
+		c.hostDropped.Add(s.aggs.host.dropped)
+	}
+	if s.ports.full != 0 {
+		s.counters.portSetFull.Add(s.ports.full)
+		s.ports.full = 0
+	}
+	s.ports.reset()
 
 	if s.cfg.ResolveAfter > 0 {
 		keep := s.alerted[:0]
@@ -250,7 +329,7 @@ func (s *shard) build(f *flowState, idx int64, series []float64, p float64, reso
 		Src:             src.String(),
 		Dst:             dst.String(),
 		Bytes:           f.bytes,
-		Packets:         f.packets,
+		Packets:         uint64(f.packets),
 		Series:          append([]float64(nil), series...),
 		Probability:     p,
 		Detector:        s.det.Name(),
@@ -265,4 +344,27 @@ func (s *shard) build(f *flowState, idx int64, series []float64, p float64, reso
 		a.Series = []float64{}
 	}
 	return a
+}
+
+// foldPair measures a pair's interval, judging its tries by the reverse
+// pair's replies, and adds it to the shard's aggregates.
+func (s *shard) foldPair(f *flowState) PairStat {
+	var rev *flowState
+	if f.tcpTries != 0 || f.udpTries != 0 { // else there is nothing to judge
+		rk := f.key.reverse()
+		if p, ok := s.tab.find(&rk, rk.hash()); ok {
+			if r := &s.tab.flows[s.tab.slots[p]-1]; r.lastActive == s.cur && r.packets > 0 {
+				rev = r
+			}
+		}
+	}
+	p := pairStat(f, rev)
+	s.aggs.fold(&p, f)
+	f.folded = true
+	return p
+}
+
+func (s *shard) interval(idx int64) Interval {
+	iv := s.cfg.Interval
+	return Interval{Index: idx, Start: time.Unix(0, idx*int64(iv)).UTC(), Length: iv}
 }

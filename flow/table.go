@@ -21,12 +21,19 @@ func makeKey(src, dst netip.Addr) key {
 }
 
 func (k key) addrs() (src, dst netip.Addr) {
-	var s, d [16]byte
+	return k.srcAddr(), key{src0: k.dst0, src1: k.dst1}.srcAddr()
+}
+
+func (k key) srcAddr() netip.Addr {
+	var s [16]byte
 	binary.BigEndian.PutUint64(s[0:8], k.src0)
 	binary.BigEndian.PutUint64(s[8:16], k.src1)
-	binary.BigEndian.PutUint64(d[0:8], k.dst0)
-	binary.BigEndian.PutUint64(d[8:16], k.dst1)
-	return netip.AddrFrom16(s).Unmap(), netip.AddrFrom16(d).Unmap()
+	return netip.AddrFrom16(s).Unmap()
+}
+
+// reverse returns the key of the opposite direction.
+func (k key) reverse() key {
+	return key{src0: k.dst0, src1: k.dst1, dst0: k.src0, dst1: k.src1}
 }
 
 // String renders the key as "src->dst".
@@ -47,15 +54,23 @@ func (k *key) hash() uint64 {
 	return h ^ h>>32
 }
 
+// shardHash is the same for both directions of a pair, so a shard sees a
+// SYN and the SYN-ACK or RST that answers it, and judges tries without
+// asking another shard.
+func (k *key) shardHash() uint64 {
+	const m = 0x9e3779b97f4a7c15
+	h := ((k.src0 ^ k.dst0) ^ 0xcbf29ce484222325) * m
+	h = (h ^ k.src1 ^ k.dst1) * m
+	return h ^ h>>29
+}
+
 const none = -1
 
 // flowState is one tracked flow. Like key, it holds no pointers; its series
 // lives in the table's shared slab.
 type flowState struct {
 	key        key
-	hash       uint64
-	bytes      uint64 // in the open interval
-	packets    uint64
+	counts           // in the open interval
 	lastActive int64 // last interval with a packet
 	lastClosed int64 // last interval appended to the series
 	lastAlert  int64 // last interval that raised an alert; valid when alerted
@@ -64,6 +79,7 @@ type flowState struct {
 	length     uint16
 	alerted    bool // raised an alert not yet resolved
 	inUse      bool
+	local      uint8 // localSrc, localDst
 }
 
 // table holds one shard's flows: a slab of states, an open-addressing index
@@ -79,6 +95,9 @@ type table struct {
 	free       []int32
 	head, tail int32
 	maxFlows   int
+	// hashOf is the hash lookups are given, recomputed where the table
+	// moves entries: storing it would cost 8 bytes per flow.
+	hashOf func(*key) uint64
 }
 
 // preallocFlows bounds the flows whose memory a table reserves up front.
@@ -88,7 +107,7 @@ type table struct {
 const preallocFlows = 4 << 20
 
 func newTable(maxFlows, seriesCap int) *table {
-	t := &table{seriesCap: seriesCap, head: none, tail: none, maxFlows: maxFlows}
+	t := &table{seriesCap: seriesCap, head: none, tail: none, maxFlows: maxFlows, hashOf: (*key).hash}
 	n := min(maxFlows, preallocFlows)
 	t.flows = make([]flowState, 0, n)
 	t.series = make([]uint64, 0, n*seriesCap)
@@ -108,7 +127,7 @@ func (t *table) resize(n int) {
 	t.mask = uint64(n - 1)
 	for i := range t.flows {
 		if f := &t.flows[i]; f.inUse {
-			p := f.hash & t.mask
+			p := t.hashOf(&f.key) & t.mask
 			for t.slots[p] != 0 {
 				p = (p + 1) & t.mask
 			}
@@ -126,7 +145,7 @@ func (t *table) find(k *key, h uint64) (uint64, bool) {
 		if s == none {
 			return p, false
 		}
-		if f := &t.flows[s]; f.hash == h && f.key == *k {
+		if t.flows[s].key == *k {
 			return p, true
 		}
 		p = (p + 1) & t.mask
@@ -134,17 +153,18 @@ func (t *table) find(k *key, h uint64) (uint64, bool) {
 }
 
 // lookup returns the slab position of k, creating the flow (and evicting the
-// least recently active one when the table is full) when absent. evicted is
-// a copy of the evicted flow, or nil.
-func (t *table) lookup(k *key, h uint64, now int64) (slot int32, created bool, evicted *flowState) {
+// least recently active one when the table is full) when absent. When it
+// evicts, it copies the evicted flow into *old (caller-owned, so eviction
+// allocates nothing) and reports it.
+func (t *table) lookup(k *key, h uint64, now int64, old *flowState) (slot int32, created, evicted bool) {
 	p, ok := t.find(k, h)
 	if ok {
-		return t.slots[p] - 1, false, nil
+		return t.slots[p] - 1, false, false
 	}
 	if t.count >= t.maxFlows && t.tail != none {
-		old := t.flows[t.tail]
+		*old = t.flows[t.tail]
 		t.remove(t.tail)
-		evicted = &old
+		evicted = true
 		p, _ = t.find(k, h) // removal may have shifted the probe sequence
 	}
 	if uint64(t.count+1)*2 > t.mask+1 {
@@ -159,7 +179,7 @@ func (t *table) lookup(k *key, h uint64, now int64) (slot int32, created bool, e
 		t.flows = append(t.flows, flowState{})
 		t.series = append(t.series, make([]uint64, t.seriesCap)...)
 	}
-	t.flows[slot] = flowState{key: *k, hash: h, lastActive: now, lastClosed: now - 1, prev: none, next: none, inUse: true}
+	t.flows[slot] = flowState{key: *k, lastActive: now, lastClosed: now - 1, prev: none, next: none, inUse: true}
 	t.slots[p] = slot + 1
 	t.count++
 	t.pushFront(slot)
@@ -171,7 +191,7 @@ func (t *table) lookup(k *key, h uint64, now int64) (slot int32, created bool, e
 // never slow down as flows come and go).
 func (t *table) remove(slot int32) {
 	f := &t.flows[slot]
-	i, _ := t.find(&f.key, f.hash)
+	i, _ := t.find(&f.key, t.hashOf(&f.key))
 	j := i
 	for {
 		j = (j + 1) & t.mask
@@ -179,7 +199,7 @@ func (t *table) remove(slot int32) {
 		if s == none {
 			break
 		}
-		home := t.flows[s].hash & t.mask
+		home := t.hashOf(&t.flows[s].key) & t.mask
 		// The entry at j stays if its home lies cyclically in (i, j].
 		if i <= j {
 			if i < home && home <= j {

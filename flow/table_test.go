@@ -19,6 +19,7 @@ func TestTableAgreesWithMap(t *testing.T) {
 			}
 			return k.hash()
 		}
+		tab.hashOf = hashOf
 		for step := range 200000 {
 			k := key{src0: uint64(rng.IntN(800)), dst1: 7}
 			h := hashOf(&k)
@@ -29,8 +30,9 @@ func TestTableAgreesWithMap(t *testing.T) {
 				}
 				continue
 			}
-			slot, created, evicted := tab.lookup(&k, h, int64(step))
-			if evicted != nil {
+			var evicted flowState
+			slot, created, didEvict := tab.lookup(&k, h, int64(step), &evicted)
+			if didEvict {
 				if _, ok := model[evicted.key]; !ok {
 					t.Fatalf("step %d: evicted a key the model does not have", step)
 				}

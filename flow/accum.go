@@ -1,0 +1,422 @@
+package flow
+
+import (
+	"net/netip"
+)
+
+// Attempts counts what a source tried in an interval and what came back,
+// so a scanner (many tries, most failed) stands apart from a P2P client or
+// a busy server (many peers, answered).
+type Attempts struct {
+	// Tried counts distinct (destination, port) tries: TCP segments
+	// without ACK (a SYN opening a connection, or a FIN/NULL/Xmas probe)
+	// and UDP requests, each destination port once.
+	Tried uint64
+	// Answered tries got a reply: a SYN-ACK, or UDP back from the peer.
+	Answered uint64
+	// Refused tries were turned down: a RST, or ICMP destination
+	// unreachable, from the destination. Refused tries are also Failed.
+	Refused uint64
+	// Failed tries got no answer within the interval, or were refused.
+	Failed uint64
+	// SYNs counts TCP connection openings, retries and repeats to the
+	// same port included (brute force opens many to one port).
+	SYNs uint64
+}
+
+func (a *Attempts) add(b *Attempts) {
+	a.Tried += b.Tried
+	a.Answered += b.Answered
+	a.Refused += b.Refused
+	a.Failed += b.Failed
+	a.SYNs += b.SYNs
+}
+
+// PairStat is one directional address pair's interval.
+type PairStat struct {
+	Src, Dst netip.Addr
+	Bytes    uint64 // bytes on the wire from Src to Dst
+	Packets  uint64
+	// Ports is the number of distinct destination ports tried (Attempts.Tried).
+	Ports    uint64
+	Attempts Attempts
+	// DNSBytes and ICMPBytes are the parts of Bytes sent over DNS (port
+	// 53, TCP or UDP) and ICMP.
+	DNSBytes  uint64
+	ICMPBytes uint64
+	// New is set in the pair's first interval in the table: it had no
+	// traffic in any earlier interval the table remembers.
+	New bool
+	// Slot is the pair's position in its shard's table, stable while the
+	// pair is tracked (a new pair may reuse it: see New). Detectors keep
+	// per-pair state in side tables indexed by shard and Slot.
+	Slot    int32
+	samples portSample
+}
+
+// SamplePorts returns up to four of the destination ports tried (the
+// first four), in ascending order, for the alert text. The slice is valid
+// while p is.
+func (p *PairStat) SamplePorts() []uint16 { return p.samples.all() }
+
+// SourceStat is one source address's interval, summed over its pairs.
+type SourceStat struct {
+	Addr    netip.Addr
+	Bytes   uint64 // sent
+	Packets uint64
+	// Dsts counts distinct destination hosts sent to; DstsTried those it
+	// tried something new with; DstsFailed those where every try failed.
+	Dsts       uint64
+	DstsTried  uint64
+	DstsFailed uint64
+	// Attempts.Tried is the number of distinct (destination, port) tries.
+	Attempts  Attempts
+	DNSBytes  uint64
+	ICMPBytes uint64
+	peers     addrSample
+	ports     portSample
+}
+
+// SamplePeers appends up to four of the destinations it tried, lowest
+// first, to dst, for the alert text.
+func (s *SourceStat) SamplePeers(dst []netip.Addr) []netip.Addr { return s.peers.appendTo(dst) }
+
+// SamplePorts returns up to four destination ports tried, the lowest of
+// its pairs' samples (see PairStat.SamplePorts), in ascending order.
+func (s *SourceStat) SamplePorts() []uint16 { return s.ports.all() }
+
+// DestStat is one destination address's interval, summed over its pairs.
+type DestStat struct {
+	Addr    netip.Addr
+	Bytes   uint64 // received
+	Packets uint64
+	// Srcs counts distinct sources; SrcsTrying those that tried something
+	// new with it (opened connections, sent requests).
+	Srcs       uint64
+	SrcsTrying uint64
+	// Attempts are the tries made towards this destination.
+	Attempts Attempts
+	peers    addrSample
+	ports    portSample
+}
+
+// SamplePeers appends up to four of its sources, lowest first, to dst.
+func (d *DestStat) SamplePeers(dst []netip.Addr) []netip.Addr { return d.peers.appendTo(dst) }
+
+// SamplePorts returns up to four of the ports tried on it, the lowest of
+// its pairs' samples, in ascending order.
+func (d *DestStat) SamplePorts() []uint16 { return d.ports.all() }
+
+// HostStat is one local host's interval: what it sent and received.
+type HostStat struct {
+	Addr       netip.Addr
+	BytesOut   uint64
+	PacketsOut uint64
+	BytesIn    uint64
+	PacketsIn  uint64
+	// PeersOut and PeersIn count the distinct hosts it sent to and
+	// received from.
+	PeersOut uint64
+	PeersIn  uint64
+}
+
+// addrKey is an address in the flow key's two-word form.
+type addrKey struct{ hi, lo uint64 }
+
+func (k addrKey) addr() netip.Addr {
+	return key{src0: k.hi, src1: k.lo}.srcAddr()
+}
+
+func addrKeyOf(a netip.Addr) addrKey {
+	k := makeKey(a, netip.Addr{})
+	return addrKey{k.src0, k.src1}
+}
+
+func (k addrKey) less(o addrKey) bool {
+	return k.hi < o.hi || (k.hi == o.hi && k.lo < o.lo)
+}
+
+// accum holds one interval's values by address, at most max of them; a key
+// that finds it full is dropped and counted. Its memory is reused from one
+// interval to the next.
+type accum[T any] struct {
+	index   map[addrKey]int32
+	vals    []T
+	max     int
+	dropped uint64
+}
+
+// newAccum reserves room for max values up front: reserved memory costs
+// address space, not resident memory, until keys use it, and spares the
+// copies of a growing slice when a flood of keys arrives.
+func newAccum[T any](max int) accum[T] {
+	return accum[T]{index: make(map[addrKey]int32, min(max, 1024)), vals: make([]T, 0, max), max: max}
+}
+
+// get returns k's value, adding a zero one when absent; nil when full.
+func (a *accum[T]) get(k addrKey) (v *T, created bool) {
+	if i, ok := a.index[k]; ok {
+		return &a.vals[i], false
+	}
+	if len(a.vals) >= a.max {
+		a.dropped++
+		return nil, false
+	}
+	a.index[k] = int32(len(a.vals))
+	var zero T
+	a.vals = append(a.vals, zero)
+	return &a.vals[len(a.vals)-1], true
+}
+
+func (a *accum[T]) reset() {
+	clear(a.index)
+	clear(a.vals) // drop the samples' address zones for the GC
+	a.vals = a.vals[:0]
+	a.dropped = 0
+}
+
+// aggregates are one interval's keys beyond the pair, as one shard or the
+// whole aggregator sees them.
+type aggregates struct {
+	src  accum[SourceStat]
+	dst  accum[DestStat]
+	host accum[HostStat]
+}
+
+func newAggregates(maxSrc, maxDst, maxHost int) *aggregates {
+	return &aggregates{src: newAccum[SourceStat](maxSrc), dst: newAccum[DestStat](maxDst), host: newAccum[HostStat](maxHost)}
+}
+
+func (g *aggregates) reset() {
+	g.src.reset()
+	g.dst.reset()
+	g.host.reset()
+}
+
+// pairStat measures a pair's interval. Its tries are judged by what the
+// reverse pair rev (nil when it sent nothing this interval) sent back.
+func pairStat(f *flowState, rev *flowState) PairStat {
+	tries := uint64(f.tcpTries) + uint64(f.udpTries)
+	a := Attempts{Tried: tries, SYNs: uint64(f.syn)}
+	if rev != nil {
+		tcpAns := min(uint64(f.tcpTries), uint64(rev.synAck))
+		udpAns := min(uint64(f.udpTries), uint64(rev.udp))
+		tcpRef := min(uint64(f.tcpTries)-tcpAns, uint64(rev.rst))
+		udpRef := min(uint64(f.udpTries)-udpAns, uint64(rev.unreach))
+		a.Answered = tcpAns + udpAns
+		a.Refused = tcpRef + udpRef
+	}
+	a.Failed = tries - a.Answered
+	src, dst := f.key.addrs()
+	p := PairStat{
+		Src: src, Dst: dst, Bytes: f.bytes, Packets: uint64(f.packets), Ports: tries, Attempts: a,
+		DNSBytes: uint64(f.dnsBytes), ICMPBytes: uint64(f.icmpBytes), New: f.length == 0,
+	}
+	for _, q := range f.ports[:f.nports] {
+		p.samples.add(q)
+	}
+	return p
+}
+
+// fold adds a pair's interval to the per-source, per-destination and
+// per-local-host values. Pairs are disjoint, so counting pairs counts
+// distinct peers, and summing shards' values is exact.
+func (g *aggregates) fold(p *PairStat, f *flowState) {
+	sk, dk := addrKey{f.key.src0, f.key.src1}, addrKey{f.key.dst0, f.key.dst1}
+	tried := p.Attempts.Tried > 0
+	if s, created := g.src.get(sk); s != nil {
+		if created {
+			s.Addr = p.Src
+		}
+		s.Bytes += p.Bytes
+		s.Packets += p.Packets
+		s.Dsts++
+		if tried {
+			s.DstsTried++
+			if p.Attempts.Failed == p.Attempts.Tried {
+				s.DstsFailed++
+			}
+			s.peers.add(dk)
+		}
+		s.Attempts.add(&p.Attempts)
+		s.DNSBytes += p.DNSBytes
+		s.ICMPBytes += p.ICMPBytes
+		s.ports.merge(&p.samples)
+	}
+	if d, created := g.dst.get(dk); d != nil {
+		if created {
+			d.Addr = p.Dst
+		}
+		d.Bytes += p.Bytes
+		d.Packets += p.Packets
+		d.Srcs++
+		if tried {
+			d.SrcsTrying++
+		}
+		d.peers.add(sk)
+		d.Attempts.add(&p.Attempts)
+		d.ports.merge(&p.samples)
+	}
+	if f.local&localSrc != 0 {
+		if h, created := g.host.get(sk); h != nil {
+			if created {
+				h.Addr = p.Src
+			}
+			h.BytesOut += p.Bytes
+			h.PacketsOut += p.Packets
+			h.PeersOut++
+		}
+	}
+	if f.local&localDst != 0 {
+		if h, created := g.host.get(dk); h != nil {
+			if created {
+				h.Addr = p.Dst
+			}
+			h.BytesIn += p.Bytes
+			h.PacketsIn += p.Packets
+			h.PeersIn++
+		}
+	}
+}
+
+// merge adds a shard's values into g (the aggregator's). A source's pairs
+// live on several shards, each holding different destinations, so the
+// counts add up exactly.
+func (g *aggregates) merge(o *aggregates) {
+	for i := range o.src.vals {
+		v := &o.src.vals[i]
+		s, created := g.src.get(addrKeyOf(v.Addr))
+		if s == nil {
+			continue
+		}
+		if created {
+			*s = *v
+			continue
+		}
+		s.Bytes += v.Bytes
+		s.Packets += v.Packets
+		s.Dsts += v.Dsts
+		s.DstsTried += v.DstsTried
+		s.DstsFailed += v.DstsFailed
+		s.Attempts.add(&v.Attempts)
+		s.DNSBytes += v.DNSBytes
+		s.ICMPBytes += v.ICMPBytes
+		s.peers.merge(&v.peers)
+		s.ports.merge(&v.ports)
+	}
+	for i := range o.dst.vals {
+		v := &o.dst.vals[i]
+		d, created := g.dst.get(addrKeyOf(v.Addr))
+		if d == nil {
+			continue
+		}
+		if created {
+			*d = *v
+			continue
+		}
+		d.Bytes += v.Bytes
+		d.Packets += v.Packets
+		d.Srcs += v.Srcs
+		d.SrcsTrying += v.SrcsTrying
+		d.Attempts.add(&v.Attempts)
+		d.peers.merge(&v.peers)
+		d.ports.merge(&v.ports)
+	}
+	for i := range o.host.vals {
+		v := &o.host.vals[i]
+		h, created := g.host.get(addrKeyOf(v.Addr))
+		if h == nil {
+			continue
+		}
+		if created {
+			*h = *v
+			continue
+		}
+		h.BytesOut += v.BytesOut
+		h.PacketsOut += v.PacketsOut
+		h.BytesIn += v.BytesIn
+		h.PacketsIn += v.PacketsIn
+		h.PeersOut += v.PeersOut
+		h.PeersIn += v.PeersIn
+	}
+}
+
+// sampleSize is how many sample peers or ports a key keeps for the alert
+// text. The lowest values are kept, so the sample does not depend on the
+// order packets arrived in or on the shard count.
+const sampleSize = 4
+
+// addrSample holds addresses in key form: no pointers, and 16 bytes each
+// instead of netip.Addr's 24.
+type addrSample struct {
+	n int8
+	a [sampleSize]addrKey
+}
+
+func (s *addrSample) appendTo(dst []netip.Addr) []netip.Addr {
+	for _, k := range s.a[:s.n] {
+		dst = append(dst, k.addr())
+	}
+	return dst
+}
+
+func (s *addrSample) add(a addrKey) {
+	i := int(s.n)
+	for j := range i {
+		if s.a[j] == a {
+			return
+		}
+	}
+	if i == sampleSize {
+		if !a.less(s.a[i-1]) {
+			return
+		}
+		i--
+	} else {
+		s.n++
+	}
+	for ; i > 0 && a.less(s.a[i-1]); i-- {
+		s.a[i] = s.a[i-1]
+	}
+	s.a[i] = a
+}
+
+func (s *addrSample) merge(o *addrSample) {
+	for _, a := range o.a[:o.n] {
+		s.add(a)
+	}
+}
+
+type portSample struct {
+	n int8
+	p [sampleSize]uint16
+}
+
+func (s *portSample) all() []uint16 { return s.p[:s.n] }
+
+func (s *portSample) add(p uint16) {
+	i := int(s.n)
+	for j := range i {
+		if s.p[j] == p {
+			return
+		}
+	}
+	if i == sampleSize {
+		if p >= s.p[i-1] {
+			return
+		}
+		i--
+	} else {
+		s.n++
+	}
+	for ; i > 0 && p < s.p[i-1]; i-- {
+		s.p[i] = s.p[i-1]
+	}
+	s.p[i] = p
+}
+
+func (s *portSample) merge(o *portSample) {
+	for _, p := range o.p[:o.n] {
+		s.add(p)
+	}
+}

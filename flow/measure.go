@@ -1,0 +1,223 @@
+package flow
+
+import (
+	"math"
+	"net/netip"
+
+	"github.com/wherefore/wherefore/capture"
+)
+
+// counts is what a pair measures in the open interval beyond its series;
+// the shard zeroes it when the interval closes. Counters saturate rather
+// than wrap: a pair past 65535 SYNs in one interval is remarkable however
+// many more it sent.
+type counts struct {
+	bytes     uint64
+	packets   uint32 // saturating, as the counters below
+	dnsBytes  uint32 // TCP or UDP packets from or to port 53
+	icmpBytes uint32 // ICMP and ICMPv6
+	syn       uint16 // TCP SYN without ACK: connections opened, retries included
+	synAck    uint16 // TCP SYN+ACK: connections accepted
+	rst       uint16 // TCP RST
+	unreach   uint16 // ICMP destination unreachable sent
+	udp       uint16 // UDP packets
+	tcpTries  uint16 // distinct destination ports tried over TCP
+	udpTries  uint16 // distinct destination ports tried over UDP
+	nports    uint8  // ports held inline, at most inlinePorts
+	folded    bool   // already folded into the interval's aggregates
+	ports     [inlinePorts]uint16
+	portSet   int32 // 1 + index of a lent bitmap; 0 none; -1 none was left
+}
+
+// inlinePorts is how many distinct tried ports a pair holds in its own
+// state; most pairs try one or two, and a scan spills into a bitmap.
+const inlinePorts = 4
+
+// Bits of flowState.local, set when the flow is created.
+const (
+	localSrc uint8 = 1 << iota
+	localDst
+)
+
+func inc16(x *uint16) {
+	if *x != math.MaxUint16 {
+		*x++
+	}
+}
+
+func add32(x *uint32, n uint32) {
+	if s := *x + n; s >= *x {
+		*x = s
+	} else {
+		*x = math.MaxUint32
+	}
+}
+
+const (
+	protoICMP   = 1
+	protoTCP    = 6
+	protoUDP    = 17
+	protoICMPv6 = 58
+	portDNS     = 53
+)
+
+// measure accounts one packet's transport fields to its pair. A try is a
+// packet that asks for something new: a TCP segment without ACK or RST (a
+// SYN opening a connection, or a FIN, NULL or Xmas probe) or a UDP datagram
+// that is not a reply from a service port to an ephemeral one. Tries are
+// counted per distinct destination port, so retries do not inflate them.
+func (s *shard) measure(f *flowState, e *entry) {
+	switch e.proto {
+	case protoTCP:
+		fl := e.flags
+		if fl&capture.FlagACK == 0 {
+			if fl&capture.FlagRST == 0 {
+				if s.ports.add(f, e.dport) {
+					inc16(&f.tcpTries)
+				}
+				if fl&capture.FlagSYN != 0 {
+					inc16(&f.syn)
+				}
+			}
+		} else if fl&capture.FlagSYN != 0 {
+			inc16(&f.synAck)
+		}
+		if fl&capture.FlagRST != 0 {
+			inc16(&f.rst)
+		}
+		if e.sport == portDNS || e.dport == portDNS {
+			add32(&f.dnsBytes, e.wire)
+		}
+	case protoUDP:
+		inc16(&f.udp)
+		if e.sport >= 1024 || e.dport < 1024 {
+			if s.ports.add(f, e.dport) {
+				inc16(&f.udpTries)
+			}
+		}
+		if e.sport == portDNS || e.dport == portDNS {
+			add32(&f.dnsBytes, e.wire)
+		}
+	case protoICMP:
+		add32(&f.icmpBytes, e.wire)
+		if e.icmpType == 3 {
+			inc16(&f.unreach)
+		}
+	case protoICMPv6:
+		add32(&f.icmpBytes, e.wire)
+		if e.icmpType == 1 {
+			inc16(&f.unreach)
+		}
+	}
+}
+
+// portBitmap is an exact set of the 65536 ports: 8 KiB, no error, no hash.
+// Ports are a small universe, so a bitmap beats a sketch here.
+type portBitmap [1 << 10]uint64
+
+// portSets lends bitmaps to pairs that try more than inlinePorts ports in
+// one interval (a vertical scan). At most max are ever allocated; all are
+// returned when the interval closes.
+type portSets struct {
+	all  []*portBitmap
+	used int // all[:used] are lent in the open interval
+	max  int
+	// full counts pairs that needed a bitmap when none was left; their
+	// tries beyond inlinePorts are counted per packet, an upper bound.
+	full uint64
+}
+
+// add inserts port into f's set and reports whether it was new.
+func (p *portSets) add(f *flowState, port uint16) bool {
+	switch {
+	case f.portSet > 0:
+		bm := p.all[f.portSet-1]
+		w, bit := port>>6, uint64(1)<<(port&63)
+		if bm[w]&bit != 0 {
+			return false
+		}
+		bm[w] |= bit
+		return true
+	case f.portSet < 0:
+		return !f.hasPort(port)
+	}
+	if f.hasPort(port) {
+		return false
+	}
+	if int(f.nports) < inlinePorts {
+		f.ports[f.nports] = port
+		f.nports++
+		return true
+	}
+	if p.used == len(p.all) {
+		if len(p.all) == p.max {
+			p.full++
+			f.portSet = -1
+			return true
+		}
+		p.all = append(p.all, new(portBitmap))
+	}
+	bm := p.all[p.used]
+	p.used++
+	f.portSet = int32(p.used)
+	for _, q := range f.ports {
+		bm[q>>6] |= 1 << (q & 63)
+	}
+	bm[port>>6] |= 1 << (port & 63)
+	return true
+}
+
+// reset takes every lent bitmap back, cleared, when the interval closes.
+func (p *portSets) reset() {
+	for _, bm := range p.all[:p.used] {
+		clear(bm[:])
+	}
+	p.used = 0
+}
+
+func (f *flowState) hasPort(port uint16) bool {
+	for _, q := range f.ports[:f.nports] {
+		if q == port {
+			return true
+		}
+	}
+	return false
+}
+
+// wordPrefix is a network in the key's 16-byte form, so a flow's locality
+// is two masked compares per network, without building a netip.Addr.
+type wordPrefix struct {
+	hi, lo, maskHi, maskLo uint64
+}
+
+func makeWordPrefixes(nets []netip.Prefix) []wordPrefix {
+	out := make([]wordPrefix, 0, len(nets))
+	for _, p := range nets {
+		a, bits := p.Addr(), p.Bits()
+		if a.Is4() {
+			bits += 96 // the key holds IPv4 as IPv4-mapped IPv6
+		}
+		k := makeKey(a, a)
+		var mhi, mlo uint64
+		switch {
+		case bits >= 128:
+			mhi, mlo = math.MaxUint64, math.MaxUint64
+		case bits >= 64:
+			mhi, mlo = math.MaxUint64, ^(math.MaxUint64 >> uint(bits-64))
+		case bits > 0:
+			mhi = ^(math.MaxUint64 >> uint(bits))
+		}
+		out = append(out, wordPrefix{hi: k.src0 & mhi, lo: k.src1 & mlo, maskHi: mhi, maskLo: mlo})
+	}
+	return out
+}
+
+func localIn(nets []wordPrefix, hi, lo uint64) bool {
+	for i := range nets {
+		n := &nets[i]
+		if hi&n.maskHi == n.hi && lo&n.maskLo == n.lo {
+			return true
+		}
+	}
+	return false
+}

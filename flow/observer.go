@@ -1,0 +1,48 @@
+package flow
+
+// Observer receives every closed interval's measurements: each shard's
+// pairs, then the keys beyond the pair (sources, destinations, local hosts)
+// summed over all shards. Detectors plug in here.
+//
+// Everything handed to an Observer is owned by flow and valid only during
+// the call: copy what must outlive it. Calls for one interval come after
+// every packet of that interval was accounted.
+type Observer interface {
+	// ObservePairs is called on shard goroutines, concurrently for
+	// different shards (never for the same shard), once per shard and
+	// interval, with that shard's pairs active in the interval. shard is
+	// in [0, Config.Shards): per-pair side tables are indexed by shard and
+	// PairStat.Slot, so no shard waits for another.
+	ObservePairs(shard int, iv Interval, pairs *PairView)
+	// ObserveInterval is called once per interval, on one goroutine, in
+	// interval order, after every shard's ObservePairs for it returned.
+	ObserveInterval(iv Interval, agg *Aggregates)
+}
+
+// PairView is one shard's pairs active in a closed interval, in the order
+// they first sent in it.
+type PairView struct {
+	Pairs []PairStat
+	tab   *table
+}
+
+// Series copies pair i's series of bytes per interval, oldest first and
+// this interval last (idle intervals count as 0), into dst[:0] and returns
+// it. It allocates only when dst is too short (Config.SeriesCap values).
+func (v *PairView) Series(i int, dst []float64) []float64 {
+	return v.tab.seriesInto(v.Pairs[i].Slot, dst)
+}
+
+// Aggregates are one interval's keys beyond the pair, each slice sorted by
+// address. A key that found its accumulator full is left out and counted
+// in the Dropped fields (and in Stats).
+type Aggregates struct {
+	Sources []SourceStat
+	Dests   []DestStat
+	// Hosts are the local hosts (Config.LocalNets) that sent or received.
+	Hosts []HostStat
+
+	SourcesDropped uint64
+	DestsDropped   uint64
+	HostsDropped   uint64
+}
