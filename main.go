@@ -77,6 +77,7 @@ type options struct {
 	archive archiveOptions
 	metrics metricsOptions
 	process processOptions
+	detect  detectOptions
 
 	progress      string
 	cpuProfile    string
@@ -183,6 +184,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	registerArchiveFlags(fs, &o.archive)
 	registerMetricsFlags(fs, &o.metrics)
 	registerProcessFlags(fs, &o.process)
+	registerDetectFlags(fs, &o.detect)
 
 	fs.StringVar(&o.progress, "progress", "auto", "progress on standard error while reading a file: auto (when it is a terminal), on, off")
 	fs.StringVar(&o.configFile, "config", "", "YAML config `file`: one key per flag name; command-line flags override it; SIGHUP rereads it")

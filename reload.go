@@ -21,6 +21,7 @@ import (
 	"github.com/wherefore/wherefore/alert"
 	"github.com/wherefore/wherefore/anomaly"
 	"github.com/wherefore/wherefore/flow"
+	"github.com/wherefore/wherefore/flow/detect"
 )
 
 // alerting holds the dispatcher in use. A reload builds a new one (new
@@ -106,7 +107,8 @@ func reloadable(name string) bool {
 		return true
 	}
 	return strings.HasPrefix(name, "anom_") || strings.HasPrefix(name, "slack_") ||
-		strings.HasPrefix(name, "pagerduty_") || strings.HasPrefix(name, "webhook_") || strings.HasPrefix(name, "opsgenie_")
+		strings.HasPrefix(name, "pagerduty_") || strings.HasPrefix(name, "webhook_") || strings.HasPrefix(name, "opsgenie_") ||
+		detectReloadable(name)
 }
 
 // changedFlags compares two parsed flag sets flag by flag. A secret (a
@@ -160,6 +162,7 @@ type reloader struct {
 	enrich    func(context.Context, *alert.Alert)
 	alerting  *alerting
 	agg       *flow.Aggregator
+	stage     *detect.Stage
 	processOn func(*options) func(context.Context, *alert.Alert)
 }
 
@@ -198,8 +201,17 @@ func (r *reloader) reload() error {
 		NewDetector: detectorFactory(acfg),
 		Baseline:    func(series []float64) float64 { return anomaly.ReferenceMean(series, acfg) },
 	}
+	dcfg, err := detectConfig(&keep, &flow.Config{Interval: keep.interval, Shards: 1})
+	if err != nil {
+		return err
+	}
 	if err := r.agg.Reconfigure(settings); err != nil {
 		return err
+	}
+	if r.stage != nil {
+		if err := r.stage.Reconfigure(dcfg); err != nil {
+			return err
+		}
 	}
 	record, err := alertRecord(&keep, r.stdout, r.fileMode)
 	if err != nil {

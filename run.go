@@ -21,6 +21,7 @@ import (
 	"github.com/wherefore/wherefore/archive"
 	"github.com/wherefore/wherefore/capture"
 	"github.com/wherefore/wherefore/flow"
+	"github.com/wherefore/wherefore/flow/detect"
 )
 
 // anomalyConfig maps the -anom_* flags onto the anomaly tests' settings.
@@ -91,6 +92,9 @@ func checkSettings(o *options) (anomaly.Config, *flow.Filter, error) {
 		return anomaly.Config{}, nil, err
 	}
 	if err := o.process.validate(); err != nil {
+		return anomaly.Config{}, nil, err
+	}
+	if err := validateDetect(o); err != nil {
 		return anomaly.Config{}, nil, err
 	}
 	acfg := anomalyConfig(o)
@@ -202,6 +206,20 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		NewDetector:  detectorFactory(acfg),
 		Baseline:     func(series []float64) float64 { return anomaly.ReferenceMean(series, acfg) },
 	}
+	if err := flowDetectSettings(o, &fcfg); err != nil {
+		return fail(err)
+	}
+	dcfg, err := detectConfig(o, &fcfg)
+	if err != nil {
+		return fail(err)
+	}
+	stage, err := detect.New(dcfg, fcfg.LocalNets, al.submit)
+	if err != nil {
+		return fail(err)
+	}
+	learned := &learnedState{path: statePath(o, fileMode), every: o.detect.stateEvery, log: log, stage: stage}
+	learned.load()
+	fcfg.Observer = savingObserver{Stage: stage, state: learned}
 	agg, err := flow.New(fcfg, al.submit)
 	if err != nil {
 		return fail(err)
@@ -211,7 +229,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 	defer stop()
 
 	stopHUP := handleSIGHUP(ctx, &reloader{args: args, current: fs, log: log, stdout: stdout, fileMode: fileMode,
-		spoolDir: spoolDir, enrich: enrich, alerting: al, agg: agg, processOn: processOn})
+		spoolDir: spoolDir, enrich: enrich, alerting: al, agg: agg, stage: stage, processOn: processOn})
 	defer stopHUP()
 
 	counters := new(capture.Counters)
@@ -253,6 +271,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 	statsDone()
 	progressDone()
 	agg.Close()
+	learned.save(false)
 	closeDispatcher()
 	if recorder != nil {
 		// Before the summary, so it counts every packet written at Close.

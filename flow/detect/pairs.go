@@ -1,0 +1,211 @@
+package detect
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+
+	"github.com/wherefore/wherefore/anomaly"
+	"github.com/wherefore/wherefore/flow"
+)
+
+// pairState is what the stage learns about one pair, in its shard's side
+// table at the pair's flow slot.
+type pairState struct {
+	vol anomaly.Baseline // bytes per active interval
+	// fails and syns are decayed sums over the window of the pair's failed
+	// tries (vertical scan) and connection openings (brute force).
+	fails, syns float32
+	last        int64 // interval the pair was last seen active
+}
+
+// Bits of pairCand.what: why a pair is looked at again in ObserveInterval.
+const (
+	candSurge uint8 = 1 << iota
+	candNew
+	candRamp
+	candVScan
+	candBrute
+	candCeiling
+)
+
+// pairCand is a pair that may alert: its interval and what the shard
+// measured, judged in ObserveInterval once the pooled threshold is known.
+// Few pairs are candidates: a deviation above the lowest threshold the
+// pooled model may learn, a count past its floor.
+type pairCand struct {
+	p     flow.PairStat
+	own   anomaly.Baseline // before this interval's update
+	ramp  anomaly.Result
+	fails float64
+	syns  float64
+	what  uint8
+}
+
+// scored is one deviation to feed a pooled model, with the key it belongs
+// to, so models are fed in the same order whatever the shard count.
+type scored struct {
+	k1, k2 uint64
+	d      float64
+}
+
+func addrWords(a netip.Addr) (uint64, uint64) {
+	b := a.As16()
+	var hi, lo uint64
+	for i := range 8 {
+		hi = hi<<8 | uint64(b[i])
+		lo = lo<<8 | uint64(b[8+i])
+	}
+	return hi, lo
+}
+
+// pairOrder is a deterministic order key of a pair: its addresses mixed
+// (ties are broken by the deviation itself, so equal keys cannot reorder
+// a sort's result).
+func pairOrder(src, dst netip.Addr) (uint64, uint64) {
+	sh, sl := addrWords(src)
+	dh, dl := addrWords(dst)
+	return sh ^ (sl * 0x9e3779b97f4a7c15), dh ^ (dl*0xbf58476d1ce4e5b9 + sh)
+}
+
+func sortScored(s []scored) {
+	slices.SortFunc(s, func(a, b scored) int {
+		switch {
+		case a.k1 != b.k1:
+			return cmpU(a.k1, b.k1)
+		case a.k2 != b.k2:
+			return cmpU(a.k2, b.k2)
+		case a.d < b.d:
+			return -1
+		case a.d > b.d:
+			return 1
+		}
+		return 0
+	})
+}
+
+func cmpU(a, b uint64) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
+
+// shardSide is one shard's side table and its findings. Only that
+// shard's goroutine touches pairs and series. The findings are double
+// buffered by close count: a shard may close interval n+1 while
+// ObserveInterval still reads interval n's findings, but flow hands the
+// shard no third close before that ObserveInterval returned (its
+// aggregates come back only then).
+type shardSide struct {
+	pairs  []pairState
+	series []float64
+	closes uint64
+	found  [2]findings
+}
+
+// findings are what one shard saw in one interval.
+type findings struct {
+	cands []pairCand
+	devs  []scored
+	// newBy counts each local source's new pairs (fan-out), at most
+	// maxNew sources; newDropped counts the ones left out.
+	newBy      map[netip.Addr]uint32
+	maxNew     int
+	newDropped uint64
+}
+
+// state returns slot's state, growing the side table as the flow table's
+// slots are first used.
+func (sd *shardSide) state(slot int32) *pairState {
+	if int(slot) >= len(sd.pairs) {
+		n := max(int(slot)+1, 2*len(sd.pairs), 64)
+		sd.pairs = slices.Grow(sd.pairs, n-len(sd.pairs))[:n]
+	}
+	return &sd.pairs[slot]
+}
+
+// decay returns x decayed over the intervals since last by the window's
+// factor, so a sum stands for about the last window of intervals.
+func decay(x float32, last, now int64, keep float64) float32 {
+	if x == 0 || now <= last {
+		return x
+	}
+	return float32(float64(x) * math.Pow(keep, float64(now-last)))
+}
+
+// observePairs measures one shard's pairs: deviations for the pooled
+// model, candidates for ObserveInterval, baselines updated.
+func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view *flow.PairView) {
+	cfg := s.shardCfg.Load()
+	fd := &sd.found[sd.closes&1]
+	sd.closes++
+	fd.cands, fd.devs = fd.cands[:0], fd.devs[:0]
+	clear(fd.newBy)
+	fd.newDropped = 0
+	minDev := s.pooledCfg.MinDeviation
+	for i := range view.Pairs {
+		p := &view.Pairs[i]
+		st := sd.state(p.Slot)
+		if p.New {
+			*st = pairState{last: iv.Index}
+		}
+		st.fails = decay(st.fails, st.last, iv.Index, s.keep) + float32(p.Attempts.Failed)
+		st.syns = decay(st.syns, st.last, iv.Index, s.keep) + float32(p.Attempts.SYNs)
+		st.last = iv.Index
+		x := float64(p.Bytes)
+		var what uint8
+		d, known := st.vol.Deviation(x, &s.volB)
+		if known {
+			k1, k2 := pairOrder(p.Src, p.Dst)
+			fd.devs = append(fd.devs, scored{k1, k2, d})
+		}
+		if cfg.on(Surge) {
+			if known && d > minDev && x > cfg.PairMinBytes {
+				what |= candSurge
+			}
+			if !known && x > cfg.NewDestMinBytes {
+				what |= candNew
+			}
+		}
+		if cfg.on(FanOut) && p.New && p.Attempts.Tried > 0 && s.isLocal(p.Src) {
+			if n, ok := fd.newBy[p.Src]; ok || len(fd.newBy) < fd.maxNew {
+				fd.newBy[p.Src] = n + 1
+			} else {
+				fd.newDropped++
+			}
+		}
+		if cfg.on(VScan) && float64(st.fails) > cfg.VScanFloor {
+			what |= candVScan
+		}
+		if cfg.on(BruteForce) && float64(st.syns) > cfg.BruteForceFloor && bruteService(cfg, p) {
+			what |= candBrute
+		}
+		if (cfg.CeilingBytes > 0 && p.Bytes >= cfg.CeilingBytes) || (cfg.CeilingPackets > 0 && p.Packets >= cfg.CeilingPackets) {
+			what |= candCeiling
+		}
+		var ramp anomaly.Result
+		if cfg.on(Ramp) && x > cfg.Ramp.MinValue && !p.New {
+			sd.series = view.Series(i, sd.series)
+			anomaly.Ramp(sd.series, &cfg.Ramp, &ramp)
+			if ramp.Hit {
+				what |= candRamp
+			}
+		}
+		if what != 0 {
+			fd.cands = append(fd.cands, pairCand{p: *p, own: st.vol, ramp: ramp,
+				fails: float64(st.fails), syns: float64(st.syns), what: what})
+		}
+		st.vol.Update(x, &s.volB)
+	}
+}
+
+// bruteService reports whether the pair tried one of the brute-force ports.
+func bruteService(cfg *Config, p *flow.PairStat) bool {
+	for _, port := range p.SamplePorts() {
+		if slices.Contains(cfg.BruteForcePorts, port) {
+			return true
+		}
+	}
+	return false
+}
