@@ -93,6 +93,9 @@ const (
 	DefaultNewDestMinBytes = 1_000_000
 	DefaultHostMinBytes    = 1_000_000
 	DefaultTunnelMinBytes  = 50_000
+	DefaultRampIntervals   = 5
+	DefaultRampGrowth      = 4
+	DefaultRampMinBytes    = 50_000
 	DefaultMaxKeys         = 1 << 16
 	DefaultMaxSavedPairs   = 100_000
 	DefaultBruteForcePorts = "21,22,23,25,110,143,445,1433,3306,3389,5432,5900"
@@ -126,7 +129,7 @@ type Config struct {
 	// in an interval (-host_surge_min_bytes). Default 1 MB.
 	HostMinBytes float64
 	// Ramp configures the ramp detector (-ramp_intervals, -ramp_growth,
-	// -ramp_min_bytes).
+	// -ramp_min_bytes); defaults 5 rises, 4 times, 50 kB.
 	Ramp anomaly.RampConfig
 	// Floors of the count detectors, per Window (-vscan_ports,
 	// -hscan_hosts, -fanout_dsts, -fanin_srcs, -bruteforce_conns).
@@ -194,6 +197,15 @@ func (c *Config) Validate() error {
 		case !(*v.p > 0) || math.IsInf(*v.p, 0):
 			return fmt.Errorf("%s %g: must be a positive number (0 means the default, %g)", v.flag, *v.p, v.def)
 		}
+	}
+	if c.Ramp.Intervals == 0 {
+		c.Ramp.Intervals = DefaultRampIntervals
+	}
+	if c.Ramp.Growth == 0 {
+		c.Ramp.Growth = DefaultRampGrowth
+	}
+	if c.Ramp.MinValue == 0 {
+		c.Ramp.MinValue = DefaultRampMinBytes
 	}
 	if err := c.Ramp.Validate(); err != nil {
 		return fmt.Errorf("-ramp_*: %w", err)

@@ -421,5 +421,5 @@ func severity(r *anomaly.Result) float64 {
 	if r.Threshold > 0 && r.Value > r.Threshold {
 		p += min(0.3, 0.1*math.Log10(r.Value/r.Threshold))
 	}
-	return min(1, math.Round(p*1000)/1000)
+	return min(1, p)
 }
