@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -201,4 +202,22 @@ func validateDetect(o *options) error {
 		return errors.New("-bruteforce_ports: give at least one port (e.g. 22)")
 	}
 	return nil
+}
+
+// anomMethods returns the anomaly tests to build: with -anom_methods none
+// the defaults are built but never run (see anomMinBytes).
+func anomMethods(o *options) string {
+	if strings.TrimSpace(o.methods) == "none" {
+		return defaultMethods
+	}
+	return o.methods
+}
+
+// anomMinBytes is the flow volume from which the anomaly tests score a
+// flow: -alert_min_bytes, or never with -anom_methods none.
+func anomMinBytes(o *options) uint64 {
+	if strings.TrimSpace(o.methods) == "none" {
+		return math.MaxUint64
+	}
+	return o.minBytes
 }

@@ -197,7 +197,7 @@ func (r *reloader) reload() error {
 	}
 	keep := *o
 	settings := flow.Settings{
-		MinBytes: keep.minBytes, Threshold: keep.threshold, ResolveAfter: keep.resolveAfter, Filter: filter,
+		MinBytes: anomMinBytes(&keep), Threshold: keep.threshold, ResolveAfter: keep.resolveAfter, Filter: filter,
 		NewDetector: detectorFactory(acfg),
 		Baseline:    func(series []float64) float64 { return anomaly.ReferenceMean(series, acfg) },
 	}

@@ -27,7 +27,7 @@ import (
 // anomalyConfig maps the -anom_* flags onto the anomaly tests' settings.
 func anomalyConfig(o *options) anomaly.Config {
 	var methods []string
-	for _, m := range strings.Split(o.methods, ",") {
+	for _, m := range strings.Split(anomMethods(o), ",") {
 		if m = strings.TrimSpace(m); m != "" {
 			methods = append(methods, m)
 		}
@@ -197,7 +197,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		Shards:       o.shards,
 		IdleTimeout:  o.idleTimeout,
 		MaxFlows:     o.maxFlows,
-		MinBytes:     o.minBytes,
+		MinBytes:     anomMinBytes(o),
 		Threshold:    o.threshold,
 		ResolveAfter: o.resolveAfter,
 		Filter:       filter,

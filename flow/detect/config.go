@@ -92,9 +92,9 @@ const (
 	DefaultPairMinBytes    = 200_000
 	DefaultNewDestMinBytes = 1_000_000
 	DefaultHostMinBytes    = 1_000_000
-	DefaultTunnelMinBytes  = 50_000
-	DefaultRampIntervals   = 5
-	DefaultRampGrowth      = 4
+	DefaultTunnelMinBytes  = 2_000
+	DefaultRampIntervals   = 6
+	DefaultRampGrowth      = 8
 	DefaultRampMinBytes    = 50_000
 	DefaultMaxKeys         = 1 << 16
 	DefaultMaxSavedPairs   = 100_000
@@ -129,7 +129,7 @@ type Config struct {
 	// in an interval (-host_surge_min_bytes). Default 1 MB.
 	HostMinBytes float64
 	// Ramp configures the ramp detector (-ramp_intervals, -ramp_growth,
-	// -ramp_min_bytes); defaults 5 rises, 4 times, 50 kB.
+	// -ramp_min_bytes); defaults 6 rises, 8 times, 50 kB.
 	Ramp anomaly.RampConfig
 	// Floors of the count detectors, per Window (-vscan_ports,
 	// -hscan_hosts, -fanout_dsts, -fanin_srcs, -bruteforce_conns).
@@ -138,7 +138,8 @@ type Config struct {
 	// (-bruteforce_ports).
 	BruteForcePorts []uint16
 	// TunnelMinBytes: a host's DNS or ICMP volume alerts only past this
-	// many bytes in an interval (-tunnel_min_bytes). Default 50 kB.
+	// many bytes in an interval, and with no history of that protocol
+	// past four times it (-tunnel_min_bytes). Default 2 kB.
 	TunnelMinBytes float64
 	// CeilingBytes and CeilingPackets, when positive, alert on any pair or
 	// local host past that many bytes or packets in one interval

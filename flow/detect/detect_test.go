@@ -117,7 +117,7 @@ func edgeCases() []edgeCase {
 				}
 				return []traffic{t}
 			}},
-		{detector: "tunnel", kind: "tunnel", below: 200_000, above: 201_000, subject: "10.0.0.14", reason: "of DNS traffic",
+		{detector: "tunnel", kind: "tunnel", below: 50_000, above: 51_000, subject: "10.0.0.14", reason: "of DNS traffic",
 			build: func(v int) []traffic {
 				var t traffic
 				for v > 0 {
@@ -127,14 +127,14 @@ func edgeCases() []edgeCase {
 				}
 				return []traffic{t}
 			}},
-		{detector: "ramp", kind: "ramp", below: 49_999, above: 60_000, subject: "10.0.0.15->198.51.100.60", reason: "grew every interval for 5 intervals",
+		{detector: "ramp", kind: "ramp", below: 49_999, above: 60_000, subject: "10.0.0.15->198.51.100.60", reason: "grew every interval for 6 intervals",
 			build: func(v int) []traffic {
-				// Rising five times from v/5, past the growth of 4: only
+				// Rising six times from v/9, past the growth of 8: only
 				// the floor of 50 kB decides.
 				var t traffic
-				history(&t, 5, "10.0.0.15", "198.51.100.60", 4_000)
-				for i := range 6 {
-					t.send(5+i, "10.0.0.15", "198.51.100.60", v/5+i*(v-v/5)/5)
+				history(&t, 4, "10.0.0.15", "198.51.100.60", 4_000)
+				for i := range 7 {
+					t.send(4+i, "10.0.0.15", "198.51.100.60", v/9+i*(v-v/9)/6)
 				}
 				return []traffic{t}
 			}},

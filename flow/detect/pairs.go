@@ -42,6 +42,19 @@ type pairCand struct {
 	what  uint8
 }
 
+// srcExtra is what a source's pairs tell beyond flow's sums: new
+// destinations it tried (fan-out) and DNS bytes of the queries it sent
+// (a DNS server's answers are not a tunnel).
+type srcExtra struct {
+	newDsts    uint32
+	dnsQueries uint64
+}
+
+func (e *srcExtra) add(o srcExtra) {
+	e.newDsts += o.newDsts
+	e.dnsQueries += o.dnsQueries
+}
+
 // scored is one deviation to feed a pooled model, with the key it belongs
 // to, so models are fed in the same order whatever the shard count.
 type scored struct {
@@ -108,9 +121,9 @@ type shardSide struct {
 type findings struct {
 	cands []pairCand
 	devs  []scored
-	// newBy counts each local source's new pairs (fan-out), at most
-	// maxNew sources; newDropped counts the ones left out.
-	newBy      map[netip.Addr]uint32
+	// bySrc sums per source what only its pairs tell, at most maxNew
+	// sources; newDropped counts the ones left out.
+	bySrc      map[netip.Addr]srcExtra
 	maxNew     int
 	newDropped uint64
 }
@@ -141,7 +154,7 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view *flow.PairVie
 	fd := &sd.found[sd.closes&1]
 	sd.closes++
 	fd.cands, fd.devs = fd.cands[:0], fd.devs[:0]
-	clear(fd.newBy)
+	clear(fd.bySrc)
 	fd.newDropped = 0
 	minDev := s.pooledCfg.MinDeviation
 	for i := range view.Pairs {
@@ -168,17 +181,26 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view *flow.PairVie
 				what |= candNew
 			}
 		}
+		var extra srcExtra
 		if cfg.on(FanOut) && p.New && p.Attempts.Tried > 0 && s.isLocal(p.Src) {
-			if n, ok := fd.newBy[p.Src]; ok || len(fd.newBy) < fd.maxNew {
-				fd.newBy[p.Src] = n + 1
+			extra.newDsts = 1
+		}
+		if cfg.on(Tunnel) && p.DNSBytes > 0 && slices.Contains(p.SamplePorts(), 53) {
+			extra.dnsQueries = p.DNSBytes
+		}
+		if extra != (srcExtra{}) {
+			if e, ok := fd.bySrc[p.Src]; ok || len(fd.bySrc) < fd.maxNew {
+				e.add(extra)
+				fd.bySrc[p.Src] = e
 			} else {
 				fd.newDropped++
 			}
 		}
-		if cfg.on(VScan) && float64(st.fails) > cfg.VScanFloor {
+		if cfg.on(VScan) && p.Attempts.Failed > 0 && float64(st.fails) > cfg.VScanFloor {
 			what |= candVScan
 		}
-		if cfg.on(BruteForce) && float64(st.syns) > cfg.BruteForceFloor && bruteService(cfg, p) {
+		// Brute force is many connections to one service; a scan tries many.
+		if cfg.on(BruteForce) && p.Attempts.SYNs > 0 && p.Ports <= 2 && float64(st.syns) > cfg.BruteForceFloor && bruteService(cfg, p) {
 			what |= candBrute
 		}
 		if (cfg.CeilingBytes > 0 && p.Bytes >= cfg.CeilingBytes) || (cfg.CeilingPackets > 0 && p.Packets >= cfg.CeilingPackets) {
@@ -188,7 +210,9 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view *flow.PairVie
 		if cfg.on(Ramp) && x > cfg.Ramp.MinValue && !p.New {
 			sd.series = view.Series(i, sd.series)
 			anomaly.Ramp(sd.series, &cfg.Ramp, &ramp)
-			if ramp.Hit {
+			// A flow that was idle when the rise began is starting, not
+			// ramping up.
+			if ramp.Hit && ramp.Expected >= 1 {
 				what |= candRamp
 			}
 		}

@@ -39,12 +39,13 @@ type Stage struct {
 	dsts   *keyed[dstState]
 	cands  []*pairCand
 	devs   []scored
-	newBy  map[netip.Addr]uint32
+	bySrc  map[netip.Addr]srcExtra
 	alerts []*alert.Alert
 	// volumeHit are the sources whose pairs alerted on volume this
 	// interval: their host's surge says nothing more.
 	volumeHit map[netip.Addr]bool
 	open      map[string]*openAlert
+	counted   map[string]countedAlert
 	res       anomaly.Result
 
 	stats struct {
@@ -53,6 +54,13 @@ type Stage struct {
 	reload atomic.Pointer[Config]
 	// shardCfg are the settings the shards read, each once per interval.
 	shardCfg atomic.Pointer[Config]
+}
+
+// countedAlert is when a count detector last alerted on a key, and at
+// what count.
+type countedAlert struct {
+	idx   int64
+	value float64
 }
 
 // openAlert remembers a key that alerted, to report it back to normal.
@@ -72,9 +80,10 @@ func New(cfg Config, localNets []netip.Prefix, emit func([]*alert.Alert)) (*Stag
 		emit:      emit,
 		local:     localNets,
 		pooled:    make(map[string]*anomaly.Pooled),
-		newBy:     make(map[netip.Addr]uint32),
+		bySrc:     make(map[netip.Addr]srcExtra),
 		volumeHit: make(map[netip.Addr]bool),
 		open:      make(map[string]*openAlert),
+		counted:   make(map[string]countedAlert),
 	}
 	s.apply(&cfg)
 	shardCfg := cfg
@@ -92,7 +101,7 @@ func New(cfg Config, localNets []netip.Prefix, emit func([]*alert.Alert)) (*Stag
 	for i := range s.sides {
 		sd := &shardSide{}
 		for j := range sd.found {
-			sd.found[j].newBy = make(map[netip.Addr]uint32)
+			sd.found[j].bySrc = make(map[netip.Addr]srcExtra)
 			sd.found[j].maxNew = max(1, cfg.MaxSources/cfg.Shards)
 		}
 		s.sides[i] = sd
@@ -141,6 +150,7 @@ func (s *Stage) ObserveInterval(iv flow.Interval, agg *flow.Aggregates) {
 	s.judgeSources(iv, agg, buf)
 	s.judgeDests(iv, agg)
 	s.resolve(iv)
+	s.forgetCounted(iv)
 	if len(s.alerts) > 0 {
 		slices.SortStableFunc(s.alerts, func(x, y *alert.Alert) int {
 			if x.Resolved != y.Resolved {
@@ -178,15 +188,17 @@ func (s *Stage) isLocal(a netip.Addr) bool {
 // and judges the candidates with the threshold learned so far.
 func (s *Stage) judgePairs(iv flow.Interval, buf uint64) {
 	s.devs, s.cands = s.devs[:0], s.cands[:0]
-	clear(s.newBy)
+	clear(s.bySrc)
 	for _, sd := range s.sides {
 		fd := &sd.found[buf]
 		s.devs = append(s.devs, fd.devs...)
 		for i := range fd.cands {
 			s.cands = append(s.cands, &fd.cands[i])
 		}
-		for a, n := range fd.newBy {
-			s.newBy[a] += n
+		for a, e := range fd.bySrc {
+			t := s.bySrc[a]
+			t.add(e)
+			s.bySrc[a] = t
 		}
 		if fd.newDropped > 0 {
 			s.stats.newDropped.Add(fd.newDropped)
@@ -253,12 +265,13 @@ func (s *Stage) judgeSources(iv flow.Interval, agg *flow.Aggregates, buf uint64)
 		src := &agg.Sources[i]
 		st := s.srcs.get(src.Addr, iv.Index)
 		st.failedDsts = float64(decay(float32(st.failedDsts), st.last, iv.Index, s.keep)) + float64(src.DstsFailed)
-		st.newDsts = float64(decay(float32(st.newDsts), st.last, iv.Index, s.keep)) + float64(s.newBy[src.Addr])
+		st.newDsts = float64(decay(float32(st.newDsts), st.last, iv.Index, s.keep)) + float64(s.bySrc[src.Addr].newDsts)
 		st.last = iv.Index
 		if d, ok := st.up.Deviation(float64(src.Bytes), &s.volB); ok {
 			host.Observe(d) //nolint:errcheck
 		}
-		if d, ok := st.dns.Deviation(float64(src.DNSBytes), &s.volB); ok && src.DNSBytes > 0 {
+		dnsq := float64(s.bySrc[src.Addr].dnsQueries)
+		if d, ok := st.dns.Deviation(dnsq, &s.volB); ok && dnsq > 0 {
 			proto.Observe(d) //nolint:errcheck
 		}
 		if d, ok := st.hscan.Deviation(st.failedDsts, &s.countB); ok && st.failedDsts > 0 {
@@ -281,8 +294,13 @@ func (s *Stage) judgeSources(iv flow.Interval, agg *flow.Aggregates, buf uint64)
 		}
 		if cfg.on(Tunnel) {
 			sc := anomaly.SurgeConfig{MinValue: cfg.TunnelMinBytes, ColdCeiling: 4 * cfg.TunnelMinBytes}
-			if float64(src.DNSBytes) > cfg.TunnelMinBytes {
-				anomaly.Tunnel(float64(src.DNSBytes), st.dns, protoThr, &s.volB, &sc, &s.res)
+			if st.up.Active == 0 {
+				// A host first seen now has no protocol history
+				// because it has no history at all: judge by volume.
+				sc.ColdCeiling = 25 * cfg.TunnelMinBytes
+			}
+			if dnsq := float64(s.bySrc[src.Addr].dnsQueries); dnsq > cfg.TunnelMinBytes {
+				anomaly.Tunnel(dnsq, st.dns, protoThr, &s.volB, &sc, &s.res)
 				if s.res.Hit {
 					s.res.SetSub("dns", 1)
 					s.srcAlert(iv, src, Tunnel, &s.res, alert.ScopeSrc)
@@ -296,14 +314,14 @@ func (s *Stage) judgeSources(iv flow.Interval, agg *flow.Aggregates, buf uint64)
 				}
 			}
 		}
-		if cfg.on(HScan) && st.failedDsts > cfg.HScanFloor {
+		if cfg.on(HScan) && src.DstsFailed > 0 && st.failedDsts > cfg.HScanFloor {
 			cc := anomaly.CountConfig{Kind: anomaly.KindHScan, Floor: cfg.HScanFloor}
 			anomaly.Count(st.failedDsts, st.hscan, countThr, &s.countB, &cc, &s.res)
 			if s.res.Hit {
 				s.srcAlert(iv, src, HScan, &s.res, alert.ScopeSrc)
 			}
 		}
-		if cfg.on(FanOut) && local && st.newDsts > cfg.FanOutFloor {
+		if cfg.on(FanOut) && local && s.bySrc[src.Addr].newDsts > 0 && st.newDsts > cfg.FanOutFloor {
 			cc := anomaly.CountConfig{Kind: anomaly.KindFanOut, Floor: cfg.FanOutFloor}
 			anomaly.Count(st.newDsts, st.fan, countThr, &s.countB, &cc, &s.res)
 			if s.res.Hit {
@@ -316,7 +334,7 @@ func (s *Stage) judgeSources(iv flow.Interval, agg *flow.Aggregates, buf uint64)
 			}
 		}
 		st.up.Update(float64(src.Bytes), &s.volB)
-		st.dns.Update(float64(src.DNSBytes), &s.volB)
+		st.dns.Update(float64(s.bySrc[src.Addr].dnsQueries), &s.volB)
 		st.icmp.Update(float64(src.ICMPBytes), &s.volB)
 		if st.failedDsts > 0 {
 			st.hscan.Update(st.failedDsts, &s.countB)
@@ -336,7 +354,10 @@ func (s *Stage) judgeDests(iv flow.Interval, agg *flow.Aggregates) {
 	countThr, _ := count.Threshold()
 	for i := range agg.Dests {
 		dst := &agg.Dests[i]
-		if dst.Attempts.Failed == 0 {
+		// Many sources whose tries failed: a scanner's failures come from
+		// one source, a busy server's tries are answered.
+		failed := min(dst.SrcsTrying, dst.Attempts.Failed)
+		if failed == 0 {
 			if st, ok := s.dsts.lookup(dst.Addr); ok {
 				st.failed = float64(decay(float32(st.failed), st.last, iv.Index, s.keep))
 				st.last = iv.Index
@@ -344,7 +365,7 @@ func (s *Stage) judgeDests(iv flow.Interval, agg *flow.Aggregates) {
 			continue
 		}
 		st := s.dsts.get(dst.Addr, iv.Index)
-		st.failed = float64(decay(float32(st.failed), st.last, iv.Index, s.keep)) + float64(dst.Attempts.Failed)
+		st.failed = float64(decay(float32(st.failed), st.last, iv.Index, s.keep)) + float64(failed)
 		st.last = iv.Index
 		if d, ok := st.fanin.Deviation(st.failed, &s.countB); ok {
 			count.Observe(d) //nolint:errcheck
@@ -382,8 +403,35 @@ func (s *Stage) resolve(iv flow.Interval) {
 	}
 }
 
+// repeat reports whether a count detector's alert would repeat one
+// raised for the same key within the window, its count not yet doubled:
+// a scan is one incident, not one per interval while its count decays.
+func (s *Stage) repeat(iv flow.Interval, a *alert.Alert, value float64) bool {
+	k := a.Detector + " " + a.Key
+	if last, ok := s.counted[k]; ok && float64(iv.Index-last.idx) < s.cfg.windowIntervals() && value < 2*last.value {
+		return true
+	}
+	s.counted[k] = countedAlert{iv.Index, value}
+	return false
+}
+
+// forgetCounted drops count alerts older than the window.
+func (s *Stage) forgetCounted(iv flow.Interval) {
+	for k, c := range s.counted {
+		if float64(iv.Index-c.idx) >= s.cfg.windowIntervals() {
+			delete(s.counted, k)
+		}
+	}
+}
+
 // add records a firing alert.
 func (s *Stage) add(iv flow.Interval, a *alert.Alert) {
+	switch a.Detector {
+	case "vscan", "hscan", "fanout", "fanin", "bruteforce":
+		if s.repeat(iv, a, a.Series[1]) {
+			return
+		}
+	}
 	s.alerts = append(s.alerts, a)
 	s.stats.alerts.Add(1)
 	if s.cfg.ResolveAfter > 0 {
