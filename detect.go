@@ -204,11 +204,14 @@ func validateDetect(o *options) error {
 	return nil
 }
 
+// anomalyzerMethods are the anomaly tests the previous defaults ran.
+const anomalyzerMethods = "magnitude,highrank,lowrank,diff"
+
 // anomMethods returns the anomaly tests to build: with -anom_methods none
 // the defaults are built but never run (see anomMinBytes).
 func anomMethods(o *options) string {
 	if strings.TrimSpace(o.methods) == "none" {
-		return defaultMethods
+		return anomalyzerMethods
 	}
 	return o.methods
 }

@@ -42,6 +42,10 @@ type pairCand struct {
 	what  uint8
 }
 
+// minMeanPacket is the mean packet size in bytes under which a pair's
+// volume is not judged: TCP acknowledgements are 54 to 90 bytes on the wire.
+const minMeanPacket = 120
+
 // srcExtra is what a source's pairs tell beyond flow's sums: new
 // destinations it tried (fan-out) and DNS bytes of the queries it sent
 // (a DNS server's answers are not a tunnel).
@@ -163,7 +167,13 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view *flow.PairVie
 		if p.New {
 			*st = pairState{last: iv.Index}
 		}
-		st.fails = decay(st.fails, st.last, iv.Index, s.keep) + float32(p.Attempts.Failed)
+		// One port retried interval after interval is a dead service, not
+		// a scan: only intervals that tried several ports count.
+		var fails float32
+		if p.Ports > 1 {
+			fails = float32(p.Attempts.Failed)
+		}
+		st.fails = decay(st.fails, st.last, iv.Index, s.keep) + fails
 		st.syns = decay(st.syns, st.last, iv.Index, s.keep) + float32(p.Attempts.SYNs)
 		st.last = iv.Index
 		x := float64(p.Bytes)
@@ -173,7 +183,11 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view *flow.PairVie
 			k1, k2 := pairOrder(p.Src, p.Dst)
 			fd.devs = append(fd.devs, scored{k1, k2, d})
 		}
-		if cfg.on(Surge) {
+		// A stream of small packets is the acknowledging side of a
+		// transfer (its data side is judged), or a flood that the count
+		// detectors and the packet ceiling judge: not a volume surge.
+		bulk := p.Bytes >= minMeanPacket*p.Packets
+		if cfg.on(Surge) && bulk {
 			if known && d > minDev && x > cfg.PairMinBytes {
 				what |= candSurge
 			}
@@ -196,7 +210,7 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view *flow.PairVie
 				fd.newDropped++
 			}
 		}
-		if cfg.on(VScan) && p.Attempts.Failed > 0 && float64(st.fails) > cfg.VScanFloor {
+		if cfg.on(VScan) && fails > 0 && float64(st.fails) > cfg.VScanFloor {
 			what |= candVScan
 		}
 		// Brute force is many connections to one service; a scan tries many.
@@ -207,12 +221,12 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view *flow.PairVie
 			what |= candCeiling
 		}
 		var ramp anomaly.Result
-		if cfg.on(Ramp) && x > cfg.Ramp.MinValue && !p.New {
+		if cfg.on(Ramp) && bulk && x > cfg.Ramp.MinValue && !p.New {
 			sd.series = view.Series(i, sd.series)
 			anomaly.Ramp(sd.series, &cfg.Ramp, &ramp)
 			// A flow that was idle when the rise began is starting, not
 			// ramping up.
-			if ramp.Hit && ramp.Expected >= 1 {
+			if ramp.Hit && ramp.Expected >= 1 && steady(sd.series, cfg.Ramp.Intervals) {
 				what |= candRamp
 			}
 		}
@@ -222,6 +236,22 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view *flow.PairVie
 		}
 		st.vol.Update(x, &s.volB)
 	}
+}
+
+// maxRampStep is the largest growth of one interval in a ramp: a flow
+// that creeps up and then leaps is a burst, judged as a surge.
+const maxRampStep = 4
+
+// steady reports whether the last k rises of series each grew at most
+// maxRampStep times.
+func steady(series []float64, k int) bool {
+	w := series[len(series)-k-1:]
+	for i := 1; i < len(w); i++ {
+		if w[i] > maxRampStep*w[i-1] {
+			return false
+		}
+	}
+	return true
 }
 
 // bruteService reports whether the pair tried one of the brute-force ports.

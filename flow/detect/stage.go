@@ -264,7 +264,12 @@ func (s *Stage) judgeSources(iv flow.Interval, agg *flow.Aggregates, buf uint64)
 	for i := range agg.Sources {
 		src := &agg.Sources[i]
 		st := s.srcs.get(src.Addr, iv.Index)
-		st.failedDsts = float64(decay(float32(st.failedDsts), st.last, iv.Index, s.keep)) + float64(src.DstsFailed)
+		// One host retried is a dead service, not a scan.
+		var failedDsts float64
+		if src.DstsFailed > 1 {
+			failedDsts = float64(src.DstsFailed)
+		}
+		st.failedDsts = float64(decay(float32(st.failedDsts), st.last, iv.Index, s.keep)) + failedDsts
 		st.newDsts = float64(decay(float32(st.newDsts), st.last, iv.Index, s.keep)) + float64(s.bySrc[src.Addr].newDsts)
 		st.last = iv.Index
 		if d, ok := st.up.Deviation(float64(src.Bytes), &s.volB); ok {
@@ -314,7 +319,7 @@ func (s *Stage) judgeSources(iv flow.Interval, agg *flow.Aggregates, buf uint64)
 				}
 			}
 		}
-		if cfg.on(HScan) && src.DstsFailed > 0 && st.failedDsts > cfg.HScanFloor {
+		if cfg.on(HScan) && src.DstsFailed > 1 && st.failedDsts > cfg.HScanFloor {
 			cc := anomaly.CountConfig{Kind: anomaly.KindHScan, Floor: cfg.HScanFloor}
 			anomaly.Count(st.failedDsts, st.hscan, countThr, &s.countB, &cc, &s.res)
 			if s.res.Hit {
@@ -403,9 +408,10 @@ func (s *Stage) resolve(iv flow.Interval) {
 	}
 }
 
-// repeat reports whether a count detector's alert would repeat one
-// raised for the same key within the window, its count not yet doubled:
-// a scan is one incident, not one per interval while its count decays.
+// repeat reports whether a count or ramp detector's alert would repeat
+// one raised for the same key within the window, its value not yet
+// doubled: a scan is one incident, not one per interval while its count
+// decays, and a ramp is reported again as it doubles.
 func (s *Stage) repeat(iv flow.Interval, a *alert.Alert, value float64) bool {
 	k := a.Detector + " " + a.Key
 	if last, ok := s.counted[k]; ok && float64(iv.Index-last.idx) < s.cfg.windowIntervals() && value < 2*last.value {
@@ -427,7 +433,7 @@ func (s *Stage) forgetCounted(iv flow.Interval) {
 // add records a firing alert.
 func (s *Stage) add(iv flow.Interval, a *alert.Alert) {
 	switch a.Detector {
-	case "vscan", "hscan", "fanout", "fanin", "bruteforce":
+	case "vscan", "hscan", "fanout", "fanin", "bruteforce", "ramp":
 		if s.repeat(iv, a, a.Series[1]) {
 			return
 		}
