@@ -16,6 +16,26 @@ import (
 	"github.com/wherefore/wherefore/testdata/synth"
 )
 
+// anomalyTestsOnly is a config file fragment for tests of the anomaly
+// tests: the previous defaults, without the detectors.
+const anomalyTestsOnly = "detectors: none\nanom_methods: " + anomalyzerMethods + "\n"
+
+// TestDemoRaisesItsLabelledSurgeWithDefaults: with the defaults, the demo
+// capture's labelled exfiltration is the one alert, with a reason.
+func TestDemoRaisesItsLabelledSurgeWithDefaults(t *testing.T) {
+	r := runWherefore(t, "-pcapfile", "testdata/demo.pcap")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	as := parseAlerts(t, r.stdout)
+	if len(as) != 1 || as[0].Key != "10.0.1.23->203.0.113.77" || as[0].Detector != "surge" || as[0].Kind != alert.KindSurge {
+		t.Fatalf("want one surge alert for 10.0.1.23->203.0.113.77, got:\n%s", r.stdout)
+	}
+	if want := "10.0.1.23 sent 67.2 MB to 203.0.113.77 in 5s"; !strings.HasPrefix(as[0].Reason, want) {
+		t.Errorf("reason %q, want it to start %q", as[0].Reason, want)
+	}
+}
+
 // TestDetectionIsTheSameForAnyShardCount runs labelled attack captures of
 // the scenario suite with 1 and 4 shards: the alert records must be
 // identical, byte for byte, and name the planted attackers or victims.

@@ -59,7 +59,7 @@ func TestDemoRaisesItsLabelledAlertAndNothingElse(t *testing.T) {
 		t.Fatalf("labels: %v %v", labels, err)
 	}
 	want := labels[0]
-	r := runWherefore(t, "-pcapfile", "testdata/demo.pcap", "-host", "demo")
+	r := runWherefore(t, "-pcapfile", "testdata/demo.pcap", "-host", "demo", "-detectors", "none", "-anom_methods", anomalyzerMethods)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
