@@ -288,7 +288,10 @@ func (s *Stage) judgeSources(iv flow.Interval, agg *flow.Aggregates, buf uint64)
 	protoThr, _ := proto.Threshold()
 	for i := range agg.Sources {
 		src := &agg.Sources[i]
-		st, _ := s.srcs.lookup(src.Addr)
+		st, ok := s.srcs.lookup(src.Addr)
+		if !ok {
+			continue // forgotten already: more sources this interval than -detect_max_keys
+		}
 		local := s.isLocal(src.Addr)
 		if cfg.on(Surge) && local && !s.volumeHit[src.Addr] && float64(src.Bytes) > cfg.HostMinBytes {
 			sc := anomaly.SurgeConfig{MinValue: cfg.HostMinBytes}
