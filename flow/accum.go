@@ -210,7 +210,7 @@ func pairStat(f *flowState, rev *flowState) PairStat {
 	src, dst := f.key.addrs()
 	p := PairStat{
 		Src: src, Dst: dst, Bytes: f.bytes, Packets: uint64(f.packets), Ports: tries, Attempts: a,
-		DNSBytes: uint64(f.dnsBytes), ICMPBytes: uint64(f.icmpBytes), New: f.length == 0,
+		DNSBytes: uint64(f.dnsBytes), ICMPBytes: uint64(f.icmpBytes),
 	}
 	for _, q := range f.ports[:f.nports] {
 		p.samples.add(q)

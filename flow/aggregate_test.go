@@ -29,8 +29,8 @@ func newRecorder() *recorder {
 func (r *recorder) ObservePairs(shard int, iv Interval, v *PairView) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i := range v.Pairs {
-		p := v.Pairs[i]
+	for i := range v.Len() {
+		p := v.Pair(i)
 		r.pairs[iv.Index] = append(r.pairs[iv.Index], p)
 		r.series[fmt.Sprintf("%s->%s@%d", p.Src, p.Dst, iv.Index)] = v.Series(i, nil)
 	}

@@ -19,7 +19,7 @@ type countingObserver struct {
 }
 
 func (o *countingObserver) ObservePairs(_ int, _ Interval, v *PairView) {
-	o.pairs.Add(uint64(len(v.Pairs)))
+	o.pairs.Add(uint64(v.Len()))
 }
 
 func (o *countingObserver) ObserveInterval(_ Interval, a *Aggregates) {

@@ -20,17 +20,31 @@ type Observer interface {
 }
 
 // PairView is one shard's pairs active in a closed interval, in the order
-// they first sent in it.
+// they first sent in it. It reads them from the shard's table on demand,
+// so handing over a million pairs costs 4 bytes each, not a copy.
 type PairView struct {
-	Pairs []PairStat
-	tab   *table
+	slots []int32
+	s     *shard
+}
+
+// Len returns the number of pairs.
+func (v *PairView) Len() int { return len(v.slots) }
+
+// Pair returns pair i's interval, i in [0, Len()).
+func (v *PairView) Pair(i int) PairStat {
+	slot := v.slots[i]
+	f := &v.s.tab.flows[slot]
+	p := pairStat(f, v.s.reverseOf(f))
+	p.Slot = slot
+	p.New = f.length == 1 // only this interval in its series
+	return p
 }
 
 // Series copies pair i's series of bytes per interval, oldest first and
 // this interval last (idle intervals count as 0), into dst[:0] and returns
 // it. It allocates only when dst is too short (Config.SeriesCap values).
 func (v *PairView) Series(i int, dst []float64) []float64 {
-	return v.tab.seriesInto(v.Pairs[i].Slot, dst)
+	return v.s.tab.seriesInto(v.slots[i], dst)
 }
 
 // Aggregates are one interval's keys beyond the pair, each slice sorted by

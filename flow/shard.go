@@ -88,9 +88,10 @@ type shard struct {
 	// Observer); a second set waits in aggFree, or is with the collector.
 	aggs    *aggregates
 	aggFree chan *aggregates
-	pairs   []PairStat
-	view    PairView
-	evicted flowState // the flow lookup evicted last
+	// pairSlots are the pairs of the interval being closed, for the view.
+	pairSlots []int32
+	view      PairView
+	evicted   flowState // the flow lookup evicted last
 }
 
 func newShard(id int, cfg Config, out chan<- result, batches, batchSize int) *shard {
@@ -208,15 +209,14 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 	if s.aggs != nil {
 		// Fold every pair before any is reset: a pair's tries are judged
 		// by what its reverse pair sent back.
-		s.pairs = s.pairs[:0]
+		s.pairSlots = s.pairSlots[:0]
 		for _, slot := range s.active {
 			f := &t.flows[slot]
 			if !f.inUse || f.lastActive != idx || f.lastClosed >= idx || f.folded {
 				continue
 			}
-			p := s.foldPair(f)
-			p.Slot = slot
-			s.pairs = append(s.pairs, p)
+			s.foldPair(f)
+			s.pairSlots = append(s.pairSlots, slot)
 		}
 	}
 	for _, slot := range s.active {
@@ -227,6 +227,22 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 		t.catchUp(slot, idx)
 		t.push(slot, f.bytes)
 		f.lastClosed = idx
+	}
+	if s.aggs != nil {
+		// The view reads the pairs' counts, so it comes before they reset.
+		s.view = PairView{slots: s.pairSlots, s: s}
+		s.cfg.Observer.ObservePairs(s.id, s.interval(idx), &s.view)
+		s.view = PairView{}
+		c := &s.counters
+		c.srcDropped.Add(s.aggs.src.dropped)
+		c.dstDropped.Add(s.aggs.dst.dropped)
+		c.hostDropped.Add(s.aggs.host.dropped)
+	}
+	for _, slot := range s.active {
+		f := &t.flows[slot]
+		if !f.inUse || f.lastActive != idx || f.packets == 0 {
+			continue // evicted, or a reused slot already scored
+		}
 		if f.bytes >= s.cfg.MinBytes && f.bytes > 0 {
 			evaluated++
 			series := t.seriesInto(slot, s.scratch)
@@ -247,15 +263,6 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 		f.counts = counts{}
 	}
 	s.active = s.active[:0]
-	if s.aggs != nil {
-		s.view = PairView{Pairs: s.pairs, tab: t}
-		s.cfg.Observer.ObservePairs(s.id, s.interval(idx), &s.view)
-		s.view = PairView{}
-		c := &s.counters
-		c.srcDropped.Add(s.aggs.src.dropped)
-		c.dstDropped.Add(s.aggs.dst.dropped)
-		c.hostDropped.Add(s.aggs.host.dropped)
-	}
 	if s.ports.full != 0 {
 		s.counters.portSetFull.Add(s.ports.full)
 		s.ports.full = 0
@@ -348,20 +355,25 @@ func (s *shard) build(f *flowState, idx int64, series []float64, p float64, reso
 
 // foldPair measures a pair's interval, judging its tries by the reverse
 // pair's replies, and adds it to the shard's aggregates.
-func (s *shard) foldPair(f *flowState) PairStat {
-	var rev *flowState
-	if f.tcpTries != 0 || f.udpTries != 0 { // else there is nothing to judge
-		rk := f.key.reverse()
-		if p, ok := s.tab.find(&rk, rk.hash()); ok {
-			if r := &s.tab.flows[s.tab.slots[p]-1]; r.lastActive == s.cur && r.packets > 0 {
-				rev = r
-			}
-		}
-	}
-	p := pairStat(f, rev)
+func (s *shard) foldPair(f *flowState) {
+	p := pairStat(f, s.reverseOf(f))
 	s.aggs.fold(&p, f)
 	f.folded = true
-	return p
+}
+
+// reverseOf returns the pair in the opposite direction when it sent in the
+// open interval and f tried something (else there is nothing to judge).
+func (s *shard) reverseOf(f *flowState) *flowState {
+	if f.tcpTries == 0 && f.udpTries == 0 {
+		return nil
+	}
+	rk := f.key.reverse()
+	if p, ok := s.tab.find(&rk, rk.hash()); ok {
+		if r := &s.tab.flows[s.tab.slots[p]-1]; r.lastActive == s.cur && r.packets > 0 {
+			return r
+		}
+	}
+	return nil
 }
 
 func (s *shard) interval(idx int64) Interval {
