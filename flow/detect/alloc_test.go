@@ -19,18 +19,18 @@ func TestScoringDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 2000
-	view := flow.PairView{Pairs: make([]flow.PairStat, n)}
+	view := pairSlice(make([]flow.PairStat, n))
 	agg := flow.Aggregates{Sources: make([]flow.SourceStat, n), Dests: make([]flow.DestStat, n)}
 	for i := range n {
 		src, dst := ip(fmt.Sprintf("10.0.%d.%d", i/250, 1+i%250)), ip(fmt.Sprintf("198.51.%d.%d", i/250, 1+i%250))
-		view.Pairs[i] = flow.PairStat{Src: src, Dst: dst, Bytes: 5000 + uint64(i%7)*100, Packets: 10, Slot: int32(i)}
-		agg.Sources[i] = flow.SourceStat{Addr: src, Bytes: view.Pairs[i].Bytes, Packets: 10, Dsts: 1}
-		agg.Dests[i] = flow.DestStat{Addr: dst, Bytes: view.Pairs[i].Bytes, Packets: 10, Srcs: 1}
+		view[i] = flow.PairStat{Src: src, Dst: dst, Bytes: 5000 + uint64(i%7)*100, Packets: 10, Slot: int32(i)}
+		agg.Sources[i] = flow.SourceStat{Addr: src, Bytes: view[i].Bytes, Packets: 10, Dsts: 1}
+		agg.Dests[i] = flow.DestStat{Addr: dst, Bytes: view[i].Bytes, Packets: 10, Srcs: 1}
 	}
 	idx := int64(1_000_000)
 	step := func() {
 		iv := flow.Interval{Index: idx, Start: time.Unix(0, idx*int64(testInterval)).UTC(), Length: testInterval}
-		st.ObservePairs(0, iv, &view)
+		st.observePairs(st.sides[0], iv, &view)
 		st.ObserveInterval(iv, &agg)
 		idx++
 	}
@@ -44,3 +44,10 @@ func TestScoringDoesNotAllocate(t *testing.T) {
 		t.Errorf("%d alerts on steady traffic", emitted)
 	}
 }
+
+// pairSlice is a pairSource over a slice; its pairs have no series.
+type pairSlice []flow.PairStat
+
+func (p pairSlice) Len() int                        { return len(p) }
+func (p pairSlice) Pair(i int) flow.PairStat        { return p[i] }
+func (p pairSlice) Series(int, []float64) []float64 { return nil }

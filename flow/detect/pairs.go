@@ -153,7 +153,14 @@ func decay(x float32, last, now int64, keep float64) float32 {
 
 // observePairs measures one shard's pairs: deviations for the pooled
 // model, candidates for ObserveInterval, baselines updated.
-func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view *flow.PairView) {
+// pairSource is a shard's pairs of an interval: flow.PairView.
+type pairSource interface {
+	Len() int
+	Pair(i int) flow.PairStat
+	Series(i int, dst []float64) []float64
+}
+
+func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view pairSource) {
 	cfg := s.shardCfg.Load()
 	fd := &sd.found[sd.closes&1]
 	sd.closes++
@@ -161,8 +168,9 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view *flow.PairVie
 	clear(fd.bySrc)
 	fd.newDropped = 0
 	minDev := s.pooledCfg.MinDeviation
-	for i := range view.Pairs {
-		p := &view.Pairs[i]
+	for i := range view.Len() {
+		pair := view.Pair(i)
+		p := &pair
 		st := sd.state(p.Slot)
 		if p.New {
 			*st = pairState{last: iv.Index}
