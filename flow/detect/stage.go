@@ -91,7 +91,7 @@ func New(cfg Config, localNets []netip.Prefix, emit func([]*alert.Alert)) (*Stag
 	s.srcs = newKeyed[srcState](cfg.MaxSources)
 	s.dsts = newKeyed[dstState](cfg.MaxDests)
 	for _, scope := range []string{scopePair, scopeHost, scopeCount, scopeProto} {
-		p, err := anomaly.NewPooled(s.pooledCfg)
+		p, err := anomaly.NewPooled(s.scopeConfig(scope))
 		if err != nil {
 			return nil, err
 		}
@@ -108,6 +108,20 @@ func New(cfg Config, localNets []netip.Prefix, emit func([]*alert.Alert)) (*Stag
 	}
 	return s, nil
 }
+
+// scopeConfig is the pooled model's configuration for a scope. Scopes of
+// addresses have far fewer keys than pairs: they calibrate on fewer
+// deviations, so they learn within the first tens of minutes too.
+func (s *Stage) scopeConfig(scope string) anomaly.PooledConfig {
+	c := s.pooledCfg
+	if scope != scopePair {
+		c.NInit = smallScopeNInit
+	}
+	return c
+}
+
+// smallScopeNInit is how many deviations an address scope calibrates on.
+const smallScopeNInit = 500
 
 // apply installs validated settings.
 func (s *Stage) apply(cfg *Config) {
