@@ -224,3 +224,11 @@ func anomMinBytes(o *options) uint64 {
 	}
 	return o.minBytes
 }
+
+// anomLogMethods names the anomaly tests that run, for the start-up log.
+func anomLogMethods(o *options, acfg anomaly.Config) string {
+	if anomMinBytes(o) == math.MaxUint64 {
+		return "none"
+	}
+	return strings.Join(acfg.Methods, ",")
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/wherefore/wherefore/archive"
 	"github.com/wherefore/wherefore/capture"
 	"github.com/wherefore/wherefore/flow"
+	"github.com/wherefore/wherefore/flow/detect"
 )
 
 type metricsOptions struct {
@@ -40,6 +41,7 @@ type pipelineStats struct {
 	alerting *alerting
 	recorder *archive.Recorder // nil without evidence
 	detector string
+	stage    *detect.Stage // nil without the detection stage
 }
 
 // kernelCache holds the latest libpcap counters. Asking libpcap at scrape
@@ -159,6 +161,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter("scored", float64(f.Evaluated))
 	counter("eval_seconds", f.EvalTime.Seconds())
 	counter("alerts", float64(f.Alerts), s.detector)
+	if s.stage != nil {
+		for name, n := range s.stage.AlertsBy() {
+			counter("alerts", float64(n), name)
+		}
+	}
 	counter("resolved", float64(f.Resolved))
 
 	a := s.alerting.stats()

@@ -60,7 +60,7 @@ func TestMetricsExistAndMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd, stdin, _, stderr := startDaemon(t, true, "-pcapfile", "-", "-metrics_addr", "127.0.0.1:0", "-archive_dir", t.TempDir(),
-		"-l", t.TempDir(), "-webhook_url", hook.srv.URL)
+		"-l", t.TempDir(), "-webhook_url", hook.srv.URL, "-anom_methods", anomalyzerMethods)
 	// The source opens (and metrics start) once the file header arrives.
 	half := len(data) / 3
 	stdin.Write(data[:half])

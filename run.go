@@ -235,11 +235,12 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 	counters := new(capture.Counters)
 	reader := &capture.Reader{Source: src, Sink: agg, Counters: counters, Tap: tap, Live: !fileMode}
 	log.WithFields(logrus.Fields{
-		"source":   src.Describe(),
-		"interval": o.interval,
-		"filter":   filter.String(),
-		"bpf":      o.bpf,
-		"methods":  strings.Join(acfg.Methods, ","),
+		"source":    src.Describe(),
+		"interval":  o.interval,
+		"filter":    filter.String(),
+		"bpf":       o.bpf,
+		"methods":   anomLogMethods(o, acfg),
+		"detectors": o.detect.detectors,
 	}).Info("wherefore started")
 
 	if o.cpuProfile != "" {
@@ -260,7 +261,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 	kernel := new(kernelCache)
 	statsDone := watchKernel(ctx, log, src, kernel, 5*time.Second, time.Minute)
 	stopMetrics, err := startMetrics(o, pipelineStats{counters: counters, kernel: kernel, flows: agg,
-		alerting: al, recorder: recorder, detector: "anomalyzer"}, log)
+		alerting: al, recorder: recorder, detector: "anomalyzer", stage: stage}, log)
 	if err != nil {
 		statsDone()
 		return fail(err)

@@ -40,7 +40,7 @@ const (
 	Ceiling
 )
 
-var detectorNames = []struct {
+var detectorNames = [...]struct {
 	d    Detector
 	name string
 }{

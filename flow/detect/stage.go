@@ -50,6 +50,7 @@ type Stage struct {
 
 	stats struct {
 		alerts, resolved, srcEvicted, dstEvicted, newDropped atomic.Uint64
+		byDetector                                           [len(detectorNames)]atomic.Uint64
 	}
 	reload atomic.Pointer[Config]
 	// shardCfg are the settings the shards read, each once per interval.
@@ -457,6 +458,11 @@ func (s *Stage) add(iv flow.Interval, a *alert.Alert) {
 	}
 	s.alerts = append(s.alerts, a)
 	s.stats.alerts.Add(1)
+	for i, n := range detectorNames {
+		if n.name == a.Detector {
+			s.stats.byDetector[i].Add(1)
+		}
+	}
 	if s.cfg.ResolveAfter > 0 {
 		k := a.Detector + " " + a.Key
 		if o, ok := s.open[k]; ok {
@@ -473,6 +479,16 @@ type Stats struct {
 	// Addresses whose learned state was forgotten because the caps were
 	// reached, and local sources whose new pairs went uncounted.
 	SourcesEvicted, DestsEvicted, FanOutDropped uint64
+}
+
+// AlertsBy returns the alerts each detector raised, by its name; safe
+// from any goroutine.
+func (s *Stage) AlertsBy() map[string]uint64 {
+	m := make(map[string]uint64, len(detectorNames))
+	for i, n := range detectorNames {
+		m[n.name] = s.stats.byDetector[i].Load()
+	}
+	return m
 }
 
 // Stats returns the counters; safe from any goroutine.
