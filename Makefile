@@ -52,9 +52,10 @@ bench: build
 # in ../shared/pcaps, one column per configuration. Wherefore's original
 # defaults: its -anom_sensitivity 2.0 (which silenced every alert) is given
 # as 1, the largest value accepted; its other flags did not exist.
-EVAL_ORIGINAL ?= -f tcp -anom_methods diff,fence,highrank,lowrank,magnitude -anom_upper_bound 5 -anom_lower_bound 0 -anom_sensitivity 1 -alert_min_bytes 0 -anom_delay=false
-# This project's defaults before the detectors of issue 10 (empty: the same as the binary's).
-EVAL_PREVIOUS ?=
+EVAL_ORIGINAL ?= -detectors none -f tcp -anom_methods diff,fence,highrank,lowrank,magnitude -anom_upper_bound 5 -anom_lower_bound 0 -anom_sensitivity 1 -alert_min_bytes 0 -anom_delay=false
+# This project's defaults before the detectors of issue 10: the anomaly
+# tests alone.
+EVAL_PREVIOUS ?= -detectors none -anom_methods magnitude,highrank,lowrank,diff
 EVAL_FLAGS ?=
 eval: build
 	$(GO) run ./testdata/eval -wherefore $(BIN) $(EVAL_FLAGS) \

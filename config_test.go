@@ -22,7 +22,7 @@ func writeConfig(t *testing.T, body string) string {
 }
 
 func TestConfigFileSetsFlagsAndFlagsWin(t *testing.T) {
-	cfg := writeConfig(t, "alert_min_bytes: 0\nanom_delay: false\nhost: from-file\ntransfer_interval: 5s\n")
+	cfg := writeConfig(t, "alert_min_bytes: 0\nanom_delay: false\nhost: from-file\ntransfer_interval: 5s\n"+anomalyTestsOnly)
 	r := runWherefore(t, "-config", cfg, "-pcapfile", "testdata/demo.pcap")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -94,7 +94,7 @@ func TestSIGHUPReloadKeepsFlowState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeConfig(t, "alert_min_bytes: 1000000000\n")
+	cfg := writeConfig(t, "alert_min_bytes: 1000000000\n"+anomalyTestsOnly)
 	cmd, stdin, stdout, stderr := startDaemon(t, true, "-pcapfile", "-", "-config", cfg)
 	// The first half of the capture: quiet history for the exfiltrating pair.
 	stdin.Write(data[:len(data)/2])
@@ -105,7 +105,7 @@ func TestSIGHUPReloadKeepsFlowState(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, stderr, "reload rejected", 10*time.Second)
 
-	os.WriteFile(cfg, []byte("alert_min_bytes: 1000000\ni: other0\n"), 0o600)
+	os.WriteFile(cfg, []byte("alert_min_bytes: 1000000\ni: other0\n"+anomalyTestsOnly), 0o600)
 	cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, stderr, "configuration reloaded", 10*time.Second)
 	for _, want := range []string{"alert_min_bytes: 1000000000 -> 1000000", "need_restart", "i: eth0 -> other0"} {

@@ -39,7 +39,7 @@ func writeScenario(t *testing.T, name string, s synth.Scenario, opts synth.Optio
 func defaultScore(t *testing.T, series []float64) float64 {
 	t.Helper()
 	var o options
-	newFlagSet(&o).Parse(nil)
+	newFlagSet(&o).Parse([]string{"-anom_methods", anomalyzerMethods})
 	det, err := anomaly.NewAnomalyzer(o.anomaly, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func defaultScore(t *testing.T, series []float64) float64 {
 
 func TestDemoRaisesItsLabelledAlertAndNothingElse(t *testing.T) {
 	want := demoLabel(t)
-	r := runWherefore(t, "-pcapfile", "testdata/demo.pcap", "-host", "demo")
+	r := runWherefore(t, "-pcapfile", "testdata/demo.pcap", "-host", "demo", "-detectors", "none", "-anom_methods", anomalyzerMethods)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}

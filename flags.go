@@ -37,6 +37,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	registerMetricsFlags(fs, &o.metrics)
 	registerProcessFlags(fs, &o.process)
 	registerReportFlags(fs, &o.report)
+	registerDetectFlags(fs, &o.detect)
 
 	fs.StringVar(&o.progress, "progress", "auto", "progress on standard error while reading a file: auto (when it is a terminal), on, off")
 	fs.StringVar(&o.configFile, "config", "", "YAML config `file`: one key per flag name; command-line flags override it; SIGHUP rereads it")

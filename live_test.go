@@ -80,7 +80,7 @@ func TestLiveCaptureOnLoopback(t *testing.T) {
 	port := sink.LocalAddr().(*net.UDPAddr).Port
 
 	cmd, _, stdout, stderr := startDaemon(t, false, "-i", "lo", "-f", "udp and dst port "+strconv.Itoa(port), "-transfer_interval", "1s",
-		"-w", "200ms", "-alert_min_bytes", "100000", "-alerts_file", "-", "-l", t.TempDir(), "-host", "live-test",
+		"-w", "200ms", "-alert_min_bytes", "100000", "-anom_methods", anomalyzerMethods, "-alerts_file", "-", "-l", t.TempDir(), "-host", "live-test",
 		"-metrics_addr", "127.0.0.1:0")
 	waitFor(t, stderr, "wherefore started", 10*time.Second)
 

@@ -49,6 +49,7 @@ type options struct {
 	metrics metricsOptions
 	process processOptions
 	report  reportOptions
+	detect  detectOptions
 
 	progress      string
 	cpuProfile    string

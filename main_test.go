@@ -101,7 +101,7 @@ func TestHelpListsEveryFlagWithDefault(t *testing.T) {
 			t.Errorf("-h does not mention -%s", f.Name)
 		}
 	})
-	for _, want := range []string{"default 5s", "default \"magnitude,highrank,lowrank,diff\"", "default 0.6", "-pcapfile FILE"} {
+	for _, want := range []string{"default 5s", "default \"none\"", "default 0.6", "-pcapfile FILE"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("-h lacks %q", want)
 		}
@@ -209,7 +209,7 @@ func TestTruncatedCaptureReportsWhereAndWhatWasAnalysed(t *testing.T) {
 	if err := os.WriteFile(cut, data[:len(data)/2+3], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := runWherefore(t, "-pcapfile", cut, "-alert_min_bytes", "0")
+	r := runWherefore(t, "-pcapfile", cut, "-alert_min_bytes", "0", "-anom_methods", anomalyzerMethods)
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1: %s", r.code, r.stderr)
 	}
@@ -231,7 +231,7 @@ func TestSIGTERMClosesIntervalInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "-pcapfile", "-", "-alert_min_bytes", "0", "-anom_delay=false", "-metrics_addr", "127.0.0.1:0")
+	cmd := exec.Command(binary, "-pcapfile", "-", "-alert_min_bytes", "0", "-anom_delay=false", "-anom_methods", anomalyzerMethods, "-metrics_addr", "127.0.0.1:0")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +272,7 @@ func TestSIGTERMClosesIntervalInFlight(t *testing.T) {
 	}
 	stdin.Close()
 	alerts := parseAlerts(t, out.String())
-	full := runWherefore(t, "-pcapfile", capture, "-alert_min_bytes", "0", "-anom_delay=false")
+	full := runWherefore(t, "-pcapfile", capture, "-alert_min_bytes", "0", "-anom_delay=false", "-anom_methods", anomalyzerMethods)
 	if want := parseAlerts(t, full.stdout); len(alerts) != len(want) || len(want) < 10 {
 		t.Fatalf("%d alerts after SIGTERM, %d reading the file to its end", len(alerts), len(want))
 	}

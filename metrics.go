@@ -18,6 +18,7 @@ import (
 	"github.com/wherefore/wherefore/archive"
 	"github.com/wherefore/wherefore/capture"
 	"github.com/wherefore/wherefore/flow"
+	"github.com/wherefore/wherefore/flow/detect"
 )
 
 type metricsOptions struct {
@@ -64,7 +65,8 @@ func startMetrics(o *options, p *pipeline) (stop func(), err error) {
 	// One collector per package, as node_exporter has one per subsystem.
 	reg.MustRegister(
 		capture.NewCollector(p.counters, p.kernel.load),
-		flow.NewCollector(p.agg, "anomalyzer"),
+		flow.NewCollector(p.agg, "anomalyzer").WithAlertsBy(p.stage.AlertsBy),
+		detect.NewCollector(p.stage),
 		alert.NewCollector(p.alerting.stats),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

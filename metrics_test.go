@@ -18,6 +18,7 @@ import (
 	"github.com/wherefore/wherefore/archive"
 	"github.com/wherefore/wherefore/capture"
 	"github.com/wherefore/wherefore/flow"
+	"github.com/wherefore/wherefore/flow/detect"
 )
 
 // scrape returns each sample of the exposition, "name{labels}" -> value.
@@ -66,7 +67,7 @@ func TestMetricsExistAndMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd, stdin, _, stderr := startDaemon(t, true, "-pcapfile", "-", "-metrics_addr", "127.0.0.1:0", "-archive_dir", t.TempDir(),
-		"-l", t.TempDir(), "-webhook_url", hook.srv.URL)
+		"-l", t.TempDir(), "-webhook_url", hook.srv.URL, "-anom_methods", anomalyzerMethods)
 	// The source opens (and metrics start) once the file header arrives.
 	half := len(data) / 3
 	stdin.Write(data[:half])
@@ -167,7 +168,7 @@ func TestREADMEListsEveryMetric(t *testing.T) {
 	ch := make(chan *prometheus.Desc, 100)
 	for _, c := range []prometheus.Collector{
 		capture.NewCollector(new(capture.Counters), nil), flow.NewCollector(&agg, ""),
-		alert.NewCollector(nil), archive.NewCollector(&rec),
+		alert.NewCollector(nil), archive.NewCollector(&rec), detect.NewCollector(nil),
 	} {
 		c.Describe(ch)
 	}

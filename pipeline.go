@@ -13,6 +13,7 @@ import (
 	"github.com/wherefore/wherefore/archive"
 	"github.com/wherefore/wherefore/capture"
 	"github.com/wherefore/wherefore/flow"
+	"github.com/wherefore/wherefore/flow/detect"
 )
 
 // pipeline owns the running stages: capture source, evidence recorder,
@@ -37,6 +38,7 @@ type pipeline struct {
 	agg       *flow.Aggregator
 	spoolDir  string
 	processes *processLookups
+	stage     *detect.Stage
 	report    *reporter
 
 	stages []stage
@@ -113,7 +115,20 @@ func (p *pipeline) start(explicit map[string]bool, stdout io.Writer) error {
 			p.log.WithError(err).Warn("alert delivery did not finish; what is left is spooled for the next start")
 		}
 	})
-	agg, err := flow.New(rep.withObserver(p.set.flow), rep.emit(p.alerting.submit))
+	submit := rep.emit(p.alerting.submit)
+	stage, err := detect.New(p.set.detect, p.set.flow.LocalNets, submit)
+	if err != nil {
+		return err
+	}
+	learned := &learnedState{path: statePath(o, p.fileMode), every: o.detect.stateEvery, log: p.log, stage: stage}
+	learned.load()
+	p.stage = stage
+	// Registered before the flows, so it runs after they closed: the last
+	// interval's learning is saved too.
+	p.started("learned state", func() { learned.save(false) })
+	fcfg := p.set.flow
+	fcfg.Observer = savingObserver{Stage: stage, state: learned}
+	agg, err := flow.New(rep.withObserver(fcfg), submit)
 	if err != nil {
 		return err
 	}

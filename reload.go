@@ -16,6 +16,7 @@ import (
 
 	"github.com/wherefore/wherefore/alert"
 	"github.com/wherefore/wherefore/flow"
+	"github.com/wherefore/wherefore/flow/detect"
 )
 
 // reloadable lists the flags SIGHUP applies; every other change needs a
@@ -32,7 +33,8 @@ func reloadable(name string) bool {
 		return false // the flow table's series length: a restart
 	}
 	return strings.HasPrefix(name, "anom_") || strings.HasPrefix(name, "slack_") ||
-		strings.HasPrefix(name, "pagerduty_") || strings.HasPrefix(name, "webhook_") || strings.HasPrefix(name, "opsgenie_")
+		strings.HasPrefix(name, "pagerduty_") || strings.HasPrefix(name, "webhook_") || strings.HasPrefix(name, "opsgenie_") ||
+		detectReloadable(name)
 }
 
 // changedFlags compares two parsed flag sets flag by flag. A secret (a
@@ -87,6 +89,7 @@ type reloader struct {
 	enrich    func(context.Context, *alert.Alert)
 	alerting  *alerting
 	agg       *flow.Aggregator
+	stage     *detect.Stage
 	processOn func(*options) func(context.Context, *alert.Alert)
 }
 
@@ -125,6 +128,10 @@ func (r *reloader) reload() error {
 	// Everything is built and valid: the flow settings are stored for the
 	// next interval and the dispatcher swapped in, together.
 	if err := r.agg.Reconfigure(set.reloadable()); err != nil {
+		closeUnused(d)
+		return err
+	}
+	if err := r.stage.Reconfigure(set.detect); err != nil {
 		closeUnused(d)
 		return err
 	}

@@ -52,7 +52,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		return fail(err)
 	}
 	p.started("reload", handleSIGHUP(ctx, &reloader{args: args, current: fs, log: log, stdout: stdout, fileMode: p.fileMode,
-		spoolDir: p.spoolDir, enrich: p.enrich, alerting: p.alerting, agg: p.agg, processOn: p.processOn}))
+		spoolDir: p.spoolDir, enrich: p.enrich, alerting: p.alerting, agg: p.agg, stage: p.stage, processOn: p.processOn}))
 	if o.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
@@ -61,11 +61,12 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		p.started("cpuprofile", stopProfile)
 	}
 	log.WithFields(logrus.Fields{
-		"source":   p.src.Describe(),
-		"interval": o.flow.Interval,
-		"filter":   set.flow.Filter.String(),
-		"bpf":      o.capture.BPF,
-		"methods":  strings.Join(set.anomaly.Methods, ","),
+		"source":    p.src.Describe(),
+		"interval":  o.flow.Interval,
+		"filter":    set.flow.Filter.String(),
+		"bpf":       o.capture.BPF,
+		"methods":   anomLogMethods(o),
+		"detectors": o.detect.detectors,
 	}).Info("wherefore started")
 
 	start := time.Now()
@@ -94,6 +95,7 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 		}
 		printSummary(stderr, summary{
 			source: p.src.Describe(), counters: p.counters, flows: p.agg.Stats(),
+			detected: p.stage.AlertsBy(), resolved: p.stage.Stats().Resolved,
 			delivery: p.alerting.stats(), evidence: evidence, elapsed: elapsed, err: readErr,
 		})
 		if err := p.report.finish(stderr, elapsed); err != nil {

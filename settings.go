@@ -12,6 +12,7 @@ import (
 	"github.com/wherefore/wherefore/alert"
 	"github.com/wherefore/wherefore/anomaly"
 	"github.com/wherefore/wherefore/flow"
+	"github.com/wherefore/wherefore/flow/detect"
 )
 
 // settings are what the options ask of each package, validated as a whole.
@@ -21,6 +22,7 @@ type settings struct {
 	anomaly  anomaly.Config
 	flow     flow.Config
 	dispatch alert.DispatcherConfig
+	detect   detect.Config
 	level    logrus.Level
 }
 
@@ -36,7 +38,7 @@ func buildSettings(o *options) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	acfg := o.anomaly
+	acfg := anomalyTests(o)
 	if err := checkAnomaly(o); err != nil {
 		return nil, err
 	}
@@ -46,16 +48,27 @@ func buildSettings(o *options) (*settings, error) {
 	}
 	fcfg := o.flow
 	fcfg.Filter = filter
+	fcfg.MinBytes = anomMinBytes(o)
 	fcfg.NewDetector = detectorFactory(acfg)
 	fcfg.Baseline = baseline(acfg)
+	if err := validateDetect(o); err != nil {
+		return nil, err
+	}
+	if err := flowDetectSettings(o, &fcfg); err != nil {
+		return nil, err
+	}
 	if err := fcfg.Validate(); err != nil {
+		return nil, err
+	}
+	detectCfg, err := detectConfig(o, &fcfg)
+	if err != nil {
 		return nil, err
 	}
 	dcfg := o.dispatch
 	if err := dcfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &settings{anomaly: acfg, flow: fcfg, dispatch: dcfg, level: level}, nil
+	return &settings{anomaly: acfg, flow: fcfg, dispatch: dcfg, detect: detectCfg, level: level}, nil
 }
 
 // reloadable returns the part of the flow settings a reload may change.
@@ -130,7 +143,7 @@ func checkReport(o *options) error {
 
 // checkAnomaly validates the anomaly tests' settings in the flags' terms.
 func checkAnomaly(o *options) error {
-	c := o.anomaly // Validate fills defaults into its receiver
+	c := anomalyTests(o) // Validate fills defaults into its receiver
 	if c.Sensitivity < 0 || c.Sensitivity > 1 {
 		return fmt.Errorf("-anom_sensitivity %g: must be in [0,1] (the magnitude test's probability is capped at 1, so a larger gate would silence every alert)", c.Sensitivity)
 	}

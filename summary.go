@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/wherefore/wherefore/alert"
@@ -15,6 +18,9 @@ type summary struct {
 	source   string
 	counters *capture.Counters
 	flows    flow.Stats
+	// detected counts the detection stage's alerts, by detector name.
+	detected map[string]uint64
+	resolved uint64 // the detection stage's back-to-normal notices
 	delivery alert.Stats
 	evidence *archive.Stats
 	elapsed  time.Duration
@@ -55,16 +61,30 @@ func printSummary(w io.Writer, s summary) {
 	}
 	fmt.Fprintf(w, "  flows         %d seen, %d tracked at the end, %d expired, %d evicted\n",
 		s.flows.Created, s.flows.Flows, s.flows.Expired, s.flows.Evicted)
-	fmt.Fprintf(w, "  intervals     %d closed, %d flow-intervals scored\n", s.flows.IntervalsClosed, s.flows.Evaluated)
+	fmt.Fprintf(w, "  intervals     %d closed, %d flow-intervals scored by the anomaly tests\n", s.flows.IntervalsClosed, s.flows.Evaluated)
 	if s.flows.TimeOutliers > 0 {
 		fmt.Fprintf(w, "  time leaps    %d packets with timestamps far ahead that later packets did not confirm (counted in the open interval)\n", s.flows.TimeOutliers)
 	}
 	if s.flows.Late > 0 {
 		fmt.Fprintf(w, "  late packets  %d (older than the open interval; counted in it)\n", s.flows.Late)
 	}
-	fmt.Fprintf(w, "  alerts        %d", s.flows.Alerts)
-	if s.flows.Resolved > 0 {
-		fmt.Fprintf(w, " (+%d back to normal)", s.flows.Resolved)
+	total, resolved := s.flows.Alerts, s.flows.Resolved+s.resolved
+	var by []string
+	if s.flows.Alerts > 0 {
+		by = append(by, fmt.Sprintf("anomalyzer %d", s.flows.Alerts))
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.detected)) {
+		if n := s.detected[name]; n > 0 {
+			total += n
+			by = append(by, fmt.Sprintf("%s %d", name, n))
+		}
+	}
+	fmt.Fprintf(w, "  alerts        %d", total)
+	if len(by) > 0 {
+		fmt.Fprintf(w, " (%s)", strings.Join(by, ", "))
+	}
+	if resolved > 0 {
+		fmt.Fprintf(w, " (+%d back to normal)", resolved)
 	}
 	fmt.Fprintln(w)
 	printDelivery(w, s.delivery)

@@ -21,4 +21,21 @@
 //
 // Scoring runs for every active flow every interval, so Anomalyzer.Score does
 // not allocate once its scratch buffers have grown to the longest series seen.
+//
+// Beside the anomalyzer, the package holds learned thresholds and the
+// detector primitives the detection stage (flow/detect) is built from. SPOT
+// and DSPOT learn the threshold a stream exceeds with a small probability q
+// from the tail of its values (a generalised Pareto fit over a high
+// quantile). A Baseline is one key's robust level and spread of log volume
+// over its active intervals, so a value becomes a deviation in spreads; a
+// Pooled model is one SPOT fed every key's deviation in a scope, so it
+// calibrates within minutes however new each key is. The primitives judge a
+// value against those and return a Result (score, expected value, threshold
+// crossed, sub-scores): Surge (a key against its own baseline, or a new key
+// against its parent's, e.g. a new destination against its source's usual
+// upload), Tunnel (DNS or ICMP volume against that protocol's baseline),
+// Ramp (steady growth), Count (scans, fan-out, fan-in, brute force: a
+// distinct count against an absolute floor in the spirit of Zeek's, raised
+// by the key's own learned level) and Beacon (RITA-style regularity). State
+// saves and restores the learned models, versioned.
 package anomaly

@@ -7,6 +7,9 @@ import "github.com/prometheus/client_golang/prometheus"
 type Collector struct {
 	agg      *Aggregator
 	detector string
+	// alertsBy, when set, adds alerts counted outside the flow table (the
+	// detection stage's), by detector name.
+	alertsBy func() map[string]uint64
 
 	flows, created, expired, evicted *prometheus.Desc
 	filtered, late, outliers         *prometheus.Desc
@@ -40,6 +43,13 @@ func NewCollector(a *Aggregator, detector string) *Collector {
 	}
 }
 
+// WithAlertsBy makes the collector also report the alerts f counts, by
+// detector name, under the same metric as the flow table's own.
+func (c *Collector) WithAlertsBy(f func() map[string]uint64) *Collector {
+	c.alertsBy = f
+	return c
+}
+
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.flows, c.created, c.expired, c.evicted, c.filtered, c.late, c.outliers,
@@ -65,6 +75,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.scored, float64(s.Evaluated))
 	counter(c.evalSeconds, s.EvalTime.Seconds())
 	counter(c.alerts, float64(s.Alerts), c.detector)
+	if c.alertsBy != nil {
+		for name, n := range c.alertsBy() {
+			counter(c.alerts, float64(n), name)
+		}
+	}
 	counter(c.resolved, float64(s.Resolved))
 	counter(c.keysDropped, float64(s.SourcesDropped), "sources")
 	counter(c.keysDropped, float64(s.DestsDropped), "dests")

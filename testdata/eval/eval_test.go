@@ -73,7 +73,7 @@ func TestHarness(t *testing.T) {
 		t.Errorf("planted 60 MB upload: %+v, want caught in its first interval", c)
 	}
 
-	open := []string{"-anom_delay=false", "-alert_min_bytes", "0"}
+	open := []string{"-anom_delay=false", "-alert_min_bytes", "0", "-anom_methods", "magnitude,highrank,lowrank,diff"}
 	rep, s := evalOne(t, bin, small("clean"), open...)
 	f := rep.Scenarios[0]
 	if !f.Clean || f.FlowHours <= 0 {
