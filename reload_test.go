@@ -140,10 +140,12 @@ func reloadMidway(t *testing.T, first, body, want string) []alert.Alert {
 }
 
 // A reload rejected for one bad setting applies none of the others: the
-// running -alert_min_bytes, which silences the demo's transfer, stays.
+// running -alert_min_bytes, which silences the demo's transfer for the
+// anomaly tests, stays.
 func TestRejectedReloadChangesNothing(t *testing.T) {
-	alerts := reloadMidway(t, "alert_min_bytes: 1000000000\n",
-		"alert_min_bytes: 1000000\nalert_queue_size: 0\n", "reload rejected")
+	tests := "detectors: none\nanom_methods: " + anomalyzerMethods + "\n"
+	alerts := reloadMidway(t, tests+"alert_min_bytes: 1000000000\n",
+		tests+"alert_min_bytes: 1000000\nalert_queue_size: 0\n", "reload rejected")
 	if len(alerts) != 0 {
 		t.Fatalf("a rejected reload lowered -alert_min_bytes: %d alerts, first %+v", len(alerts), alerts[0])
 	}

@@ -140,7 +140,7 @@ func (s *Stage) apply(cfg *Config) {
 func (s *Stage) Reconfigure(cfg Config) error {
 	cur := s.shardCfg.Load()
 	cfg.Interval, cfg.Shards, cfg.MaxSources, cfg.MaxDests = cur.Interval, cur.Shards, cur.MaxSources, cur.MaxDests
-	cfg.RiskKeyHours, cfg.Window, cfg.Host = cur.RiskKeyHours, cur.Window, cur.Host
+	cfg.RiskKeyHours, cfg.Window = cur.RiskKeyHours, cur.Window
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
