@@ -21,9 +21,10 @@ type Observer interface {
 
 // PairView is one shard's pairs active in a closed interval, in the order
 // they first sent in it. It reads them from the shard's table on demand,
-// so handing over a million pairs costs 4 bytes each, not a copy.
+// so handing over a million pairs costs 8 bytes each, not a copy.
 type PairView struct {
 	slots []int32
+	revs  []int32 // reverse pair of slots[i], found when it was folded
 	s     *shard
 }
 
@@ -34,7 +35,7 @@ func (v *PairView) Len() int { return len(v.slots) }
 func (v *PairView) Pair(i int) PairStat {
 	slot := v.slots[i]
 	f := &v.s.tab.flows[slot]
-	p := pairStat(f, v.s.reverseOf(f))
+	p := pairStat(f, v.s.flowAt(v.revs[i]))
 	p.Slot = slot
 	p.New = f.length == 1 // only this interval in its series
 	return p
