@@ -31,6 +31,11 @@ type PairView struct {
 // Len returns the number of pairs.
 func (v *PairView) Len() int { return len(v.slots) }
 
+// Slots bounds PairStat.Slot on this shard: every slot is in [0, Slots()),
+// so a side table indexed by slot can reserve its room once (-max_flows
+// split over the shards).
+func (v *PairView) Slots() int { return v.s.tab.maxFlows }
+
 // Pair returns pair i's interval, i in [0, Len()).
 func (v *PairView) Pair(i int) PairStat {
 	slot := v.slots[i]

@@ -114,7 +114,13 @@ func newShard(id int, cfg Config, out chan<- result, batches, batchSize int) *sh
 	for range batches {
 		s.free <- make([]entry, 0, batchSize)
 	}
+	// The interval's pair lists hold at most every flow once: reserving
+	// them costs address space, not resident memory, and spares a flood
+	// of new pairs the copies and garbage of growing them.
+	n := min(s.tab.maxFlows, preallocFlows)
+	s.active = make([]int32, 0, n)
 	if cfg.Observer != nil {
+		s.pairSlots, s.pairRevs = make([]int32, 0, n), make([]int32, 0, n)
 		ms, md, mh := cfg.perShard(cfg.MaxSources), cfg.perShard(cfg.MaxDests), cfg.perShard(cfg.MaxHosts)
 		s.aggs = newAggregates(ms, md, mh)
 		s.aggFree = make(chan *aggregates, 1)
