@@ -158,7 +158,9 @@ const maxReservedPairs = 4 << 20
 func (sd *shardSide) reserve(n int) {
 	n = min(n, maxReservedPairs)
 	if cap(sd.pairs) < n {
-		sd.pairs = slices.Grow(sd.pairs, n-len(sd.pairs))
+		// make, not slices.Grow: fresh memory is already zero, and
+		// clearing it again would make the whole reservation resident.
+		sd.pairs = append(make([]pairState, 0, n), sd.pairs...)
 	}
 }
 
