@@ -21,20 +21,26 @@ type Observer interface {
 
 // PairView is one shard's pairs active in a closed interval, in the order
 // they first sent in it. It reads them from the shard's table on demand,
-// so handing over a million pairs costs 4 bytes each, not a copy.
+// so handing over a million pairs costs 8 bytes each, not a copy.
 type PairView struct {
 	slots []int32
+	revs  []int32 // reverse pair of slots[i], found when it was folded
 	s     *shard
 }
 
 // Len returns the number of pairs.
 func (v *PairView) Len() int { return len(v.slots) }
 
+// Slots bounds PairStat.Slot on this shard: every slot is in [0, Slots()),
+// so a side table indexed by slot can reserve its room once (-max_flows
+// split over the shards).
+func (v *PairView) Slots() int { return v.s.tab.maxFlows }
+
 // Pair returns pair i's interval, i in [0, Len()).
 func (v *PairView) Pair(i int) PairStat {
 	slot := v.slots[i]
 	f := &v.s.tab.flows[slot]
-	p := pairStat(f, v.s.reverseOf(f))
+	p := pairStat(f, v.s.flowAt(v.revs[i]))
 	p.Slot = slot
 	p.New = f.length == 1 // only this interval in its series
 	return p

@@ -88,8 +88,10 @@ type shard struct {
 	// Observer); a second set waits in aggFree, or is with the collector.
 	aggs    *aggregates
 	aggFree chan *aggregates
-	// pairSlots are the pairs of the interval being closed, for the view.
+	// pairSlots are the pairs of the interval being closed, for the view,
+	// and pairRevs their reverse pairs' slots (none when not judged).
 	pairSlots []int32
+	pairRevs  []int32
 	view      PairView
 	evicted   flowState // the flow lookup evicted last
 }
@@ -112,7 +114,13 @@ func newShard(id int, cfg Config, out chan<- result, batches, batchSize int) *sh
 	for range batches {
 		s.free <- make([]entry, 0, batchSize)
 	}
+	// The interval's pair lists hold at most every flow once: reserving
+	// them costs address space, not resident memory, and spares a flood
+	// of new pairs the copies and garbage of growing them.
+	n := min(s.tab.maxFlows, preallocFlows)
+	s.active = make([]int32, 0, n)
 	if cfg.Observer != nil {
+		s.pairSlots, s.pairRevs = make([]int32, 0, n), make([]int32, 0, n)
 		ms, md, mh := cfg.perShard(cfg.MaxSources), cfg.perShard(cfg.MaxDests), cfg.perShard(cfg.MaxHosts)
 		s.aggs = newAggregates(ms, md, mh)
 		s.aggFree = make(chan *aggregates, 1)
@@ -206,23 +214,19 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 	t := s.tab
 	start := time.Now()
 	var evaluated uint64
-	if s.aggs != nil {
-		// Fold every pair before any is reset: a pair's tries are judged
-		// by what its reverse pair sent back.
-		s.pairSlots = s.pairSlots[:0]
-		for _, slot := range s.active {
-			f := &t.flows[slot]
-			if !f.inUse || f.lastActive != idx || f.lastClosed >= idx || f.folded {
-				continue
-			}
-			s.foldPair(f)
-			s.pairSlots = append(s.pairSlots, slot)
-		}
-	}
+	// One pass folds and closes each pair: a flow costs a cache miss per
+	// pass at a million pairs. Folding only reads counts, which reset in a
+	// later pass, so every pair is folded before any is reset: a pair's
+	// tries are judged by what its reverse pair sent back.
+	s.pairSlots, s.pairRevs = s.pairSlots[:0], s.pairRevs[:0]
 	for _, slot := range s.active {
 		f := &t.flows[slot]
 		if !f.inUse || f.lastActive != idx || f.lastClosed >= idx {
 			continue // evicted, reused, or already closed
+		}
+		if s.aggs != nil && !f.folded {
+			s.pairSlots = append(s.pairSlots, slot)
+			s.pairRevs = append(s.pairRevs, s.foldPair(f))
 		}
 		t.catchUp(slot, idx)
 		t.push(slot, f.bytes)
@@ -230,7 +234,7 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 	}
 	if s.aggs != nil {
 		// The view reads the pairs' counts, so it comes before they reset.
-		s.view = PairView{slots: s.pairSlots, s: s}
+		s.view = PairView{slots: s.pairSlots, revs: s.pairRevs, s: s}
 		s.cfg.Observer.ObservePairs(s.id, s.interval(idx), &s.view)
 		s.view = PairView{}
 		c := &s.counters
@@ -354,26 +358,40 @@ func (s *shard) build(f *flowState, idx int64, series []float64, p float64, reso
 }
 
 // foldPair measures a pair's interval, judging its tries by the reverse
-// pair's replies, and adds it to the shard's aggregates.
-func (s *shard) foldPair(f *flowState) {
-	p := pairStat(f, s.reverseOf(f))
+// pair's replies, and adds it to the shard's aggregates. It returns the
+// reverse pair's slot (none when not judged by one), so the pair view
+// need not look it up again.
+func (s *shard) foldPair(f *flowState) int32 {
+	rev := s.reverseOf(f)
+	p := pairStat(f, s.flowAt(rev))
 	s.aggs.fold(&p, f)
 	f.folded = true
+	return rev
 }
 
-// reverseOf returns the pair in the opposite direction when it sent in the
-// open interval and f tried something (else there is nothing to judge).
-func (s *shard) reverseOf(f *flowState) *flowState {
-	if f.tcpTries == 0 && f.udpTries == 0 {
+// flowAt returns the flow at slot, or nil for none.
+func (s *shard) flowAt(slot int32) *flowState {
+	if slot == none {
 		return nil
+	}
+	return &s.tab.flows[slot]
+}
+
+// reverseOf returns the slot of the pair in the opposite direction when it
+// sent in the open interval and f tried something (else there is nothing
+// to judge), or none.
+func (s *shard) reverseOf(f *flowState) int32 {
+	if f.tcpTries == 0 && f.udpTries == 0 {
+		return none
 	}
 	rk := f.key.reverse()
 	if p, ok := s.tab.find(&rk, rk.hash()); ok {
-		if r := &s.tab.flows[s.tab.slots[p]-1]; r.lastActive == s.cur && r.packets > 0 {
-			return r
+		slot := s.tab.slots[p] - 1
+		if r := &s.tab.flows[slot]; r.lastActive == s.cur && r.packets > 0 {
+			return slot
 		}
 	}
-	return nil
+	return none
 }
 
 func (s *shard) interval(idx int64) Interval {

@@ -136,10 +136,32 @@ type findings struct {
 // slots are first used.
 func (sd *shardSide) state(slot int32) *pairState {
 	if int(slot) >= len(sd.pairs) {
+		if int(slot) < cap(sd.pairs) {
+			// Reserved room is zero and costs no memory until used.
+			sd.pairs = sd.pairs[:cap(sd.pairs)]
+			return &sd.pairs[slot]
+		}
 		n := max(int(slot)+1, 2*len(sd.pairs), 64)
 		sd.pairs = slices.Grow(sd.pairs, n-len(sd.pairs))[:n]
 	}
 	return &sd.pairs[slot]
+}
+
+// maxReservedPairs bounds the pair states a shard reserves up front, as
+// the flow table bounds the flows it reserves.
+const maxReservedPairs = 4 << 20
+
+// reserve makes room for the states of slots [0, n) at once: reserved
+// memory costs address space, not resident memory, until pairs use it, and
+// it spares the copies (and the garbage) of a doubling table during a
+// flood of new pairs.
+func (sd *shardSide) reserve(n int) {
+	n = min(n, maxReservedPairs)
+	if cap(sd.pairs) < n {
+		// make, not slices.Grow: fresh memory is already zero, and
+		// clearing it again would make the whole reservation resident.
+		sd.pairs = append(make([]pairState, 0, n), sd.pairs...)
+	}
 }
 
 // decay returns x decayed over the intervals since last by the window's

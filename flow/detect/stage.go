@@ -151,7 +151,9 @@ func (s *Stage) Reconfigure(cfg Config) error {
 
 // ObservePairs implements flow.Observer: it measures one shard's pairs.
 func (s *Stage) ObservePairs(shard int, iv flow.Interval, pairs *flow.PairView) {
-	s.observePairs(s.sides[shard], iv, pairs)
+	sd := s.sides[shard]
+	sd.reserve(pairs.Slots())
+	s.observePairs(sd, iv, pairs)
 }
 
 // ObserveInterval implements flow.Observer: it judges the interval's
