@@ -1,5 +1,7 @@
 package flow
 
+import "encoding/binary"
+
 // Observer receives every closed interval's measurements: each shard's
 // pairs, then the keys beyond the pair (sources, destinations, local hosts)
 // summed over all shards. Detectors plug in here.
@@ -44,6 +46,22 @@ func (v *PairView) Pair(i int) PairStat {
 	p.Slot = slot
 	p.New = f.length == 1 // only this interval in its series
 	return p
+}
+
+// Bytes returns pair i's bytes in the interval, without building its
+// PairStat: a reader looking for the heaviest pairs skips the rest cheaply.
+func (v *PairView) Bytes(i int) uint64 { return v.s.tab.flows[v.slots[i]].bytes }
+
+// Addrs16 returns pair i's source and destination in 16-byte form (IPv4
+// as IPv4-mapped IPv6, as netip.Addr.As16 gives them), without building
+// its PairStat.
+func (v *PairView) Addrs16(i int) (src, dst [16]byte) {
+	k := &v.s.tab.flows[v.slots[i]].key
+	binary.BigEndian.PutUint64(src[0:8], k.src0)
+	binary.BigEndian.PutUint64(src[8:16], k.src1)
+	binary.BigEndian.PutUint64(dst[0:8], k.dst0)
+	binary.BigEndian.PutUint64(dst[8:16], k.dst1)
+	return src, dst
 }
 
 // Series copies pair i's series of bytes per interval, oldest first and

@@ -152,19 +152,28 @@ func (o *Observer) ObservePairs(shard int, iv flow.Interval, v *flow.PairView) {
 		o.shards[shard] = b
 	}
 	w := o.watch.Load()
+	watching := w != nil && len(w.pairs) > 0
 	for i := range v.Len() {
-		p := v.Pair(i)
-		var k pairKey
-		if w != nil && len(w.pairs) > 0 || len(b.top) < cap(b.top) || p.Bytes > b.top[0].m.Bytes {
-			s, d := p.Src.As16(), p.Dst.As16()
-			copy(k[:16], s[:])
-			copy(k[16:], d[:])
-		} else {
+		// Most pairs are neither watched nor among the heaviest: skip them
+		// before building their PairStat.
+		if !watching && len(b.top) == cap(b.top) && v.Bytes(i) <= b.top[0].m.Bytes {
 			continue
 		}
+		var k pairKey
+		s, d := v.Addrs16(i)
+		copy(k[:16], s[:])
+		copy(k[16:], d[:])
+		var watched bool
+		if watching {
+			_, watched = w.pairs[k]
+		}
+		if !watched && len(b.top) == cap(b.top) && v.Bytes(i) <= b.top[0].m.Bytes {
+			continue
+		}
+		p := v.Pair(i)
 		ps := pairSample{key: k, m: measures{Bytes: p.Bytes, Peers: 1, Tried: p.Attempts.Tried, Failed: p.Attempts.Failed, SYNs: p.Attempts.SYNs}}
 		if w != nil {
-			if _, ok := w.pairs[k]; ok {
+			if watched {
 				ws := ps
 				b.series = v.Series(i, b.series)
 				if n := len(b.series) - 1; n > 0 {
