@@ -7,15 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 
 	"github.com/wherefore/wherefore/alert"
 )
@@ -76,15 +72,7 @@ func (h *hookServer) counts() (requests int, accepted map[string]int) {
 // spool.
 func emptyCapture(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "empty.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := pcapgo.NewWriter(f).WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
+	_, path := newTestPcap(t, "empty.pcap", 65535)
 	return path
 }
 

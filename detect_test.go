@@ -1,16 +1,13 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 
 	"github.com/wherefore/wherefore/alert"
 	"github.com/wherefore/wherefore/testdata/synth"
@@ -81,19 +78,11 @@ func named(alerts []alert.Alert, who ...string) bool {
 }
 
 // uploads writes a capture in which src sends per bytes to dst in each of
-// n intervals of 5 s from start.
-func uploads(t *testing.T, path string, start time.Time, n int, flows ...flowSpec) {
+// n intervals of 5 s from start, and returns its path.
+func uploads(t *testing.T, name string, start time.Time, n int, flows ...flowSpec) string {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(96, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	buf := gopacket.NewSerializeBuffer()
+	p, path := newTestPcap(t, name, 96)
+	payload := make([]byte, 96-14-20-20)
 	for i := range n {
 		for _, fl := range flows {
 			if fl.from > i {
@@ -102,22 +91,12 @@ func uploads(t *testing.T, path string, start time.Time, n int, flows ...flowSpe
 			for sent, k := 0, 0; sent < fl.per; k++ {
 				size := min(1500, fl.per-sent)
 				sent += size
-				eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-				ipl := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.ParseIP(fl.src).To4(), DstIP: net.ParseIP(fl.dst).To4()}
-				tcp := &layers.TCP{SrcPort: 40000, DstPort: 443, ACK: true, PSH: true}
-				tcp.SetNetworkLayerForChecksum(ipl)
-				payload := gopacket.Payload(make([]byte, 96-14-20-20))
-				if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true}, eth, ipl, tcp, payload); err != nil {
-					t.Fatal(err)
-				}
 				ts := start.Add(time.Duration(i)*5*time.Second + time.Duration(k)*time.Millisecond)
-				ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(buf.Bytes()), Length: size}
-				if err := w.WritePacket(ci, buf.Bytes()); err != nil {
-					t.Fatal(err)
-				}
+				p.write(ts, size, fl.src, fl.dst, layers.IPProtocolTCP, &layers.TCP{SrcPort: 40000, DstPort: 443, ACK: true, PSH: true}, payload)
 			}
 		}
 	}
+	return path
 }
 
 type flowSpec struct {
@@ -133,10 +112,9 @@ type flowSpec struct {
 func TestRestartKeepsLearnedThresholds(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state.json")
-	first, second := filepath.Join(dir, "first.pcap"), filepath.Join(dir, "second.pcap")
 	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	uploads(t, first, start, 20, flowSpec{"10.0.0.7", "198.51.100.1", 30_000, 0})
-	uploads(t, second, start.Add(time.Hour), 2, flowSpec{"10.0.0.7", "198.51.100.99", 3_000_000, 0})
+	first := uploads(t, "first.pcap", start, 20, flowSpec{"10.0.0.7", "198.51.100.1", 30_000, 0})
+	second := uploads(t, "second.pcap", start.Add(time.Hour), 2, flowSpec{"10.0.0.7", "198.51.100.99", 3_000_000, 0})
 
 	if r := runWherefore(t, "-pcapfile", first, "-state_file", state, "-anom_methods", "none"); r.code != 0 {
 		t.Fatalf("first run: exit %d: %s", r.code, r.stderr)

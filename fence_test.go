@@ -1,16 +1,12 @@
 package main
 
 import (
-	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 )
 
 // writeVolumes writes a capture in which each flow (source, destination)
@@ -18,23 +14,13 @@ import (
 // truncated 9000-byte frames.
 func writeVolumes(t *testing.T, flows map[[2]string][]int) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "volumes.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
+	p, path := newTestPcap(t, "volumes.pcap", 65535)
 	const frame = 9000
 	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	intervals := 0
 	for _, v := range flows {
 		intervals = max(intervals, len(v))
 	}
-	buf := gopacket.NewSerializeBuffer()
 	for i := range intervals {
 		// Interleave the flows' packets within each interval, in a fixed order.
 		for step := range 1000 {
@@ -43,19 +29,8 @@ func writeVolumes(t *testing.T, flows map[[2]string][]int) string {
 					if key[0] != src || i >= len(v) || step >= v[i]/frame {
 						continue
 					}
-					eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-					ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.ParseIP(key[0]), DstIP: net.ParseIP(key[1])}
-					udp := &layers.UDP{SrcPort: 40000, DstPort: 443}
-					udp.SetNetworkLayerForChecksum(ip)
-					if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true}, eth, ip, udp); err != nil {
-						t.Fatal(err)
-					}
-					data := buf.Bytes()
 					ts := start.Add(time.Duration(i)*time.Second + time.Duration(step)*time.Millisecond/2)
-					ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: frame}
-					if err := w.WritePacket(ci, data); err != nil {
-						t.Fatal(err)
-					}
+					p.write(ts, frame, key[0], key[1], layers.IPProtocolUDP, &layers.UDP{SrcPort: 40000, DstPort: 443}, nil)
 				}
 			}
 		}
