@@ -83,9 +83,7 @@ func (w *worker) noteSpoolErr(err error) {
 func (w *worker) spoolAlert(a *Alert, why string) {
 	name, err := w.spool.put(a, w.d.clock.Now())
 	if err == nil {
-		if w.spool.markDeferred(name) {
-			w.spooled.Add(1)
-		}
+		w.deferSpooled(name)
 		e := w.d.log.WithFields(logrus.Fields{"notifier": w.name, "flow": a.Key, "reason": why})
 		if why == reasonOrder {
 			// Expected while a backlog drains; the backlog itself was logged.
