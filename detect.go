@@ -181,16 +181,11 @@ func (s savingObserver) ObserveInterval(iv flow.Interval, agg *flow.Aggregates) 
 	s.state.save(true)
 }
 
-// validateDetect checks the detection flags for start-up and reloads.
+// validateDetect checks the detection flags that flowDetectSettings and
+// detectConfig, which parse the rest, do not look at.
 func validateDetect(o *options) error {
-	if _, err := flow.ParseLocalNets(o.detect.localNets); err != nil {
-		return err
-	}
 	if o.detect.stateEvery <= 0 {
 		return fmt.Errorf("-state_save_every %s: must be positive", o.detect.stateEvery)
-	}
-	if _, err := detect.ParseDetectors(o.detect.detectors); err != nil {
-		return err
 	}
 	if strings.TrimSpace(o.detect.brutePorts) == "" {
 		return errors.New("-bruteforce_ports: give at least one port (e.g. 22)")
