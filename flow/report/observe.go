@@ -55,6 +55,14 @@ type addrSample struct {
 	peers   []netip.Addr
 }
 
+// sampleAddr is a source's or destination's figures for one interval. The
+// ports are copied: they point into the aggregate, which is reused.
+func sampleAddr(kind subjectKind, addr netip.Addr, bytes, peers uint64, a *flow.Attempts, ports []uint16, peerList []netip.Addr) addrSample {
+	return addrSample{kind: kind, addr: addr.As16(),
+		m:       measures{Bytes: bytes, Peers: peers, Tried: a.Tried, Failed: a.Failed, SYNs: a.SYNs},
+		refused: a.Refused, ports: slices.Clone(ports), peers: peerList}
+}
+
 // observed is what one closed interval hands the collector goroutine.
 type observed struct {
 	idx   int64
@@ -277,9 +285,7 @@ func (o *Observer) ObserveInterval(iv flow.Interval, agg *flow.Aggregates) {
 	}
 	for _, i := range compact(pick) {
 		s := &agg.Sources[i]
-		ob.addrs = append(ob.addrs, addrSample{kind: subjSrc, addr: s.Addr.As16(),
-			m:       measures{Bytes: s.Bytes, Peers: s.Dsts, Tried: s.Attempts.Tried, Failed: s.Attempts.Failed, SYNs: s.Attempts.SYNs},
-			refused: s.Attempts.Refused, ports: slices.Clone(s.SamplePorts()), peers: s.SamplePeers(nil)})
+		ob.addrs = append(ob.addrs, sampleAddr(subjSrc, s.Addr, s.Bytes, s.Dsts, &s.Attempts, s.SamplePorts(), s.SamplePeers(nil)))
 	}
 	pick = pickTop(len(agg.Dests), n, pick[:0],
 		func(i int) uint64 { return agg.Dests[i].Bytes },
@@ -292,9 +298,7 @@ func (o *Observer) ObserveInterval(iv flow.Interval, agg *flow.Aggregates) {
 	}
 	for _, i := range compact(pick) {
 		d := &agg.Dests[i]
-		ob.addrs = append(ob.addrs, addrSample{kind: subjDst, addr: d.Addr.As16(),
-			m:       measures{Bytes: d.Bytes, Peers: d.Srcs, Tried: d.Attempts.Tried, Failed: d.Attempts.Failed, SYNs: d.Attempts.SYNs},
-			refused: d.Attempts.Refused, ports: slices.Clone(d.SamplePorts()), peers: d.SamplePeers(nil)})
+		ob.addrs = append(ob.addrs, sampleAddr(subjDst, d.Addr, d.Bytes, d.Srcs, &d.Attempts, d.SamplePorts(), d.SamplePeers(nil)))
 	}
 	if w != nil && len(w.addrs) > 0 {
 		for i := range agg.Hosts {
