@@ -66,6 +66,11 @@ type reporter struct {
 
 func reportConfig(o *options) report.Config {
 	cfg := report.Config{Interval: o.flow.Interval, Points: o.report.points, Top: o.report.top, Alerts: o.report.alerts, Series: o.report.series}
+	// Out and in are split by the same local networks the detectors use; a
+	// bad -local_nets is reported by the settings check.
+	if nets, err := flow.ParseLocalNets(o.detect.localNets); err == nil && nets != nil {
+		cfg.Local, cfg.LocalText = flow.LocalMatcher(nets), "the networks of -local_nets ("+o.detect.localNets+")"
+	}
 	if o.capture.File == "" {
 		// A daemon's page shows the recent past and must never hold up
 		// the capture.

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wherefore/wherefore/flow"
+
 	"github.com/wherefore/wherefore/alert"
 )
 
@@ -83,44 +85,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("report: window %s must not be negative", c.Window)
 	}
 	if c.Local == nil {
-		c.Local = DefaultLocal
+		c.Local = flow.LocalMatcher(nil)
 		c.LocalText = DefaultLocalText
 	}
 	return nil
 }
 
-// DefaultLocal counts private (RFC 1918, RFC 4193), loopback and
-// link-local addresses as local. It runs twice per packet, so it reads the
-// address's bytes once instead of asking netip one question at a time.
-func DefaultLocal(a netip.Addr) bool {
-	if a.Is4() {
-		return local4(a.As4())
-	}
-	if a.Is4In6() {
-		return local4(a.Unmap().As4())
-	}
-	b := a.As16()
-	return b[0]&0xfe == 0xfc || // fc00::/7
-		(b[0] == 0xfe && b[1]&0xc0 == 0x80) || // fe80::/10
-		a == netip.IPv6Loopback()
-}
-
-func local4(b [4]byte) bool {
-	switch b[0] {
-	case 10, 127:
-		return true
-	case 172:
-		return b[1]&0xf0 == 16
-	case 192:
-		return b[1] == 168
-	case 169:
-		return b[1] == 254
-	}
-	return false
-}
-
-// DefaultLocalText describes DefaultLocal on the page.
-const DefaultLocalText = "private (RFC 1918, RFC 4193), loopback and link-local addresses"
+// DefaultLocalText describes flow.DefaultLocalNets on the page.
+const DefaultLocalText = "private (RFC 1918, RFC 4193), shared (RFC 6598), loopback and link-local addresses"
 
 // rec is a sampled packet: no pointers, so buffers of them cost the
 // garbage collector nothing. weight is the bytes it stands for (its own
