@@ -53,7 +53,6 @@ type reporter struct {
 	o        *options
 	source   string
 	c        *report.Collector
-	sink     *report.Sink
 	started  time.Time
 	counters *capture.Counters
 	flows    func() flow.Stats
@@ -66,10 +65,10 @@ type reporter struct {
 
 func reportConfig(o *options) report.Config {
 	cfg := report.Config{Interval: o.flow.Interval, Points: o.report.points, Top: o.report.top, Alerts: o.report.alerts, Series: o.report.series}
-	// Out and in are split by the same local networks the detectors use; a
-	// bad -local_nets is reported by the settings check.
-	if nets, err := flow.ParseLocalNets(o.detect.localNets); err == nil && nets != nil {
-		cfg.Local, cfg.LocalText = flow.LocalMatcher(nets), "the networks of -local_nets ("+o.detect.localNets+")"
+	// Out and in are split by flow with the local networks the detectors
+	// use.
+	if strings.TrimSpace(o.detect.localNets) != "" {
+		cfg.LocalText = "the networks of -local_nets (" + o.detect.localNets + ")"
 	}
 	if o.capture.File == "" {
 		// A daemon's page shows the recent past and must never hold up
@@ -111,26 +110,20 @@ func (r *reporter) emit(next func([]*alert.Alert)) func([]*alert.Alert) {
 
 // withObserver is where the report joins the flow aggregator's Observers:
 // it returns cfg with the collector's Observer added to any already set
-// (detection), so both see every closed interval. Only the report file and
-// the live page show what it gathers: the text summary alone does not pay
-// for the per-interval sums an Observer turns on.
+// (detection), so both see every closed interval.
 func (r *reporter) withObserver(cfg flow.Config) flow.Config {
-	if r == nil || (r.o.report.file == "" && r.o.metrics.addr == "") {
+	if r == nil {
 		return cfg
 	}
 	cfg.Observer = flow.Observers(cfg.Observer, r.c.Observer())
 	return cfg
 }
 
-// sinkFor wraps the aggregator so the collector sees the records too, and
-// remembers the counters and flow statistics the page shows.
-func (r *reporter) sinkFor(agg *flow.Aggregator, counters *capture.Counters) capture.Sink {
-	if r == nil {
-		return agg
+// watch remembers the counters and flow statistics the page shows.
+func (r *reporter) watch(agg *flow.Aggregator, counters *capture.Counters) {
+	if r != nil {
+		r.counters, r.flows = counters, agg.Stats
 	}
-	r.counters, r.flows = counters, agg.Stats
-	r.sink = r.c.Sink(agg)
-	return r.sink
 }
 
 // evidence is a dispatcher enricher recording the alert's evidence files.
@@ -240,9 +233,6 @@ func (r *reporter) close() {
 		return
 	}
 	r.closed = true
-	if r.sink != nil {
-		r.sink.Flush()
-	}
 	r.c.Close()
 }
 

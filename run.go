@@ -78,7 +78,8 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 	}
 	p.started("watchdog", notifySystemd(ctx, log, p.counters, stallAfter(o)))
 
-	reader := &capture.Reader{Source: p.src, Sink: p.report.sinkFor(p.agg, p.counters), Counters: p.counters, Tap: p.tap, Live: !p.fileMode}
+	p.report.watch(p.agg, p.counters)
+	reader := &capture.Reader{Source: p.src, Sink: p.agg, Counters: p.counters, Tap: p.tap, Live: !p.fileMode}
 	readErr := reader.Run(ctx)
 	interrupted := ctx.Err() != nil
 	// The metrics outlive the other stages, so a scrape during the

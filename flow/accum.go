@@ -107,6 +107,31 @@ func (d *DestStat) SamplePeers(dst []netip.Addr) []netip.Addr { return d.peers.a
 // its pairs' samples, in ascending order.
 func (d *DestStat) SamplePorts() []uint16 { return d.ports.all() }
 
+// Traffic is an interval's totals over every pair, and the part of them
+// that crossed the boundary of the local networks (Config.LocalNets).
+type Traffic struct {
+	Bytes, Packets uint64
+	// Out is what local hosts sent to outside ones, In what they received
+	// from outside; traffic between two local or two outside hosts is in
+	// neither.
+	OutBytes, OutPackets uint64
+	InBytes, InPackets   uint64
+	// First and Last are the times (ns since the Unix epoch) of the
+	// earliest and latest packet counted in the interval; a late packet of
+	// a reordered capture counts in the open interval, so First may lie
+	// before the interval's start.
+	First, Last int64
+}
+
+func (t *Traffic) add(o *Traffic) {
+	t.Bytes += o.Bytes
+	t.Packets += o.Packets
+	t.OutBytes += o.OutBytes
+	t.OutPackets += o.OutPackets
+	t.InBytes += o.InBytes
+	t.InPackets += o.InPackets
+}
+
 // HostStat is one local host's interval: what it sent and received.
 type HostStat struct {
 	Addr       netip.Addr
@@ -178,9 +203,10 @@ func (a *accum[T]) reset() {
 // aggregates are one interval's keys beyond the pair, as one shard or the
 // whole aggregator sees them.
 type aggregates struct {
-	src  accum[SourceStat]
-	dst  accum[DestStat]
-	host accum[HostStat]
+	traffic Traffic
+	src     accum[SourceStat]
+	dst     accum[DestStat]
+	host    accum[HostStat]
 }
 
 func newAggregates(maxSrc, maxDst, maxHost int) *aggregates {
@@ -188,14 +214,15 @@ func newAggregates(maxSrc, maxDst, maxHost int) *aggregates {
 }
 
 func (g *aggregates) reset() {
+	g.traffic = Traffic{}
 	g.src.reset()
 	g.dst.reset()
 	g.host.reset()
 }
 
-// pairStat measures a pair's interval. Its tries are judged by what the
-// reverse pair rev (nil when it sent nothing this interval) sent back.
-func pairStat(f *flowState, rev *flowState) PairStat {
+// attempts judges a pair's tries by what the reverse pair rev (nil when
+// it sent nothing this interval) sent back.
+func attempts(f, rev *flowState) Attempts {
 	tries := uint64(f.tcpTries) + uint64(f.udpTries)
 	a := Attempts{Tried: tries, SYNs: uint64(f.syn)}
 	if rev != nil {
@@ -207,9 +234,16 @@ func pairStat(f *flowState, rev *flowState) PairStat {
 		a.Refused = tcpRef + udpRef
 	}
 	a.Failed = tries - a.Answered
+	return a
+}
+
+// pairStat measures a pair's interval, its tries judged by rev (see
+// attempts).
+func pairStat(f, rev *flowState) PairStat {
+	a := attempts(f, rev)
 	src, dst := f.key.addrs()
 	p := PairStat{
-		Src: src, Dst: dst, Bytes: f.bytes, Packets: uint64(f.packets), Ports: tries, Attempts: a,
+		Src: src, Dst: dst, Bytes: f.bytes, Packets: uint64(f.packets), Ports: a.Tried, Attempts: a,
 		DNSBytes: uint64(f.dnsBytes), ICMPBytes: uint64(f.icmpBytes),
 	}
 	for _, q := range f.ports[:f.nports] {
@@ -218,62 +252,83 @@ func pairStat(f *flowState, rev *flowState) PairStat {
 	return p
 }
 
-// fold adds a pair's interval to the per-source, per-destination and
+// fold adds a pair's interval, its tries judged by rev (see attempts), to
+// the interval's traffic and per-source, per-destination and
 // per-local-host values. Pairs are disjoint, so counting pairs counts
-// distinct peers, and summing shards' values is exact.
-func (g *aggregates) fold(p *PairStat, f *flowState) {
+// distinct peers, and summing shards' values is exact. It runs for every
+// active pair at every close, so it works on the key's words and builds an
+// address only for a key new in the interval.
+func (g *aggregates) fold(f, rev *flowState) {
+	a := attempts(f, rev)
+	bytes, packets := f.bytes, uint64(f.packets)
+	t := &g.traffic
+	t.Bytes += bytes
+	t.Packets += packets
+	switch f.local {
+	case localSrc:
+		t.OutBytes += bytes
+		t.OutPackets += packets
+	case localDst:
+		t.InBytes += bytes
+		t.InPackets += packets
+	}
 	sk, dk := addrKey{f.key.src0, f.key.src1}, addrKey{f.key.dst0, f.key.dst1}
-	tried := p.Attempts.Tried > 0
+	ports := f.ports[:f.nports]
+	tried := a.Tried > 0
 	if s, created := g.src.get(sk); s != nil {
 		if created {
-			s.Addr = p.Src
+			s.Addr = sk.addr()
 		}
-		s.Bytes += p.Bytes
-		s.Packets += p.Packets
+		s.Bytes += bytes
+		s.Packets += packets
 		s.Dsts++
 		if tried {
 			s.DstsTried++
-			if p.Attempts.Failed == p.Attempts.Tried {
+			if a.Failed == a.Tried {
 				s.DstsFailed++
 			}
 			s.peers.add(dk)
 		}
-		s.Attempts.add(&p.Attempts)
-		s.DNSBytes += p.DNSBytes
-		s.ICMPBytes += p.ICMPBytes
-		s.ports.merge(&p.samples)
+		s.Attempts.add(&a)
+		s.DNSBytes += uint64(f.dnsBytes)
+		s.ICMPBytes += uint64(f.icmpBytes)
+		for _, q := range ports {
+			s.ports.add(q)
+		}
 	}
 	if d, created := g.dst.get(dk); d != nil {
 		if created {
-			d.Addr = p.Dst
+			d.Addr = dk.addr()
 		}
-		d.Bytes += p.Bytes
-		d.Packets += p.Packets
+		d.Bytes += bytes
+		d.Packets += packets
 		d.Srcs++
 		if tried {
 			d.SrcsTrying++
 		}
 		d.peers.add(sk)
-		d.Attempts.add(&p.Attempts)
-		d.ports.merge(&p.samples)
+		d.Attempts.add(&a)
+		for _, q := range ports {
+			d.ports.add(q)
+		}
 	}
 	if f.local&localSrc != 0 {
 		if h, created := g.host.get(sk); h != nil {
 			if created {
-				h.Addr = p.Src
+				h.Addr = sk.addr()
 			}
-			h.BytesOut += p.Bytes
-			h.PacketsOut += p.Packets
+			h.BytesOut += bytes
+			h.PacketsOut += packets
 			h.PeersOut++
 		}
 	}
 	if f.local&localDst != 0 {
 		if h, created := g.host.get(dk); h != nil {
 			if created {
-				h.Addr = p.Dst
+				h.Addr = dk.addr()
 			}
-			h.BytesIn += p.Bytes
-			h.PacketsIn += p.Packets
+			h.BytesIn += bytes
+			h.PacketsIn += packets
 			h.PeersIn++
 		}
 	}
@@ -283,6 +338,8 @@ func (g *aggregates) fold(p *PairStat, f *flowState) {
 // live on several shards, each holding different destinations, so the
 // counts add up exactly.
 func (g *aggregates) merge(o *aggregates) {
+	g.traffic.add(&o.traffic)
+	g.traffic.First, g.traffic.Last = o.traffic.First, o.traffic.Last // the same on every shard
 	for i := range o.src.vals {
 		v := &o.src.vals[i]
 		s, created := g.src.get(addrKeyOf(v.Addr))

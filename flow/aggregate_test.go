@@ -41,6 +41,7 @@ func (r *recorder) ObserveInterval(iv Interval, agg *Aggregates) {
 	defer r.mu.Unlock()
 	r.intervals = append(r.intervals, iv)
 	r.aggs = append(r.aggs, Aggregates{
+		Traffic: agg.Traffic,
 		Sources: slices.Clone(agg.Sources), Dests: slices.Clone(agg.Dests), Hosts: slices.Clone(agg.Hosts),
 		SourcesDropped: agg.SourcesDropped, DestsDropped: agg.DestsDropped, HostsDropped: agg.HostsDropped,
 	})
@@ -273,6 +274,34 @@ func TestAggregatesPerInterval(t *testing.T) {
 			if p.New != (idx == first[p.Src.String()]) {
 				t.Errorf("interval %d pair %s->%s New=%v", idx-base, p.Src, p.Dst, p.New)
 			}
+		}
+	}
+}
+
+// An interval's traffic sums every pair, splits out and in at the local
+// networks, and spans its packets' times, in whatever order they came; a
+// pair evicted mid-interval still counts.
+func TestTrafficSumsEveryPairAndSplitsOutAndIn(t *testing.T) {
+	recs := []capture.Record{
+		rec(1*time.Second, "10.0.0.1", "198.51.100.1", 1000),      // out
+		rec(2*time.Second, "198.51.100.1", "10.0.0.1", 300),       // in
+		rec(3*time.Second, "10.0.0.1", "10.0.0.2", 50),            // local to local
+		rec(4*time.Second, "198.51.100.1", "198.51.100.2", 7),     // outside to outside
+		rec(500*time.Millisecond, "10.0.0.3", "198.51.100.9", 11), // out of order: out
+		rec(6*time.Second, "10.0.0.1", "198.51.100.1", 5),
+	}
+	for _, shards := range []int{1, 3} {
+		r, _ := observe(t, shards, func(c *Config) { c.MaxFlows = 3 }, recs)
+		if len(r.aggs) != 2 {
+			t.Fatalf("%d intervals, want 2", len(r.aggs))
+		}
+		want := Traffic{Bytes: 1368, Packets: 5, OutBytes: 1011, OutPackets: 2, InBytes: 300, InPackets: 1,
+			First: t0.Add(500 * time.Millisecond).UnixNano(), Last: t0.Add(4 * time.Second).UnixNano()}
+		if got := r.aggs[0].Traffic; got != want {
+			t.Errorf("%d shards: first interval %+v, want %+v", shards, got, want)
+		}
+		if got := r.aggs[1].Traffic; got.Bytes != 5 || got.OutBytes != 5 || got.First != t0.Add(6*time.Second).UnixNano() || got.First != got.Last {
+			t.Errorf("%d shards: second interval %+v", shards, got)
 		}
 	}
 }

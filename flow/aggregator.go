@@ -14,8 +14,12 @@ import (
 )
 
 const (
-	batchSize     = 512 // entries per shard batch
-	batchesPerShd = 16  // batches in flight per shard; bounds memory and lag
+	batchSize = 512 // entries per shard batch
+	// batchesPerShd is the batches in flight per shard; it bounds memory
+	// (about 3.5 MiB per shard) and lag, and lets the capture go on while
+	// a shard closes an interval: a close of 50 000 pairs takes about as
+	// long as 60 000 packets take to read.
+	batchesPerShd = 128
 )
 
 // Aggregator routes capture records to shards by flow key, drives interval
@@ -42,7 +46,10 @@ type Aggregator struct {
 	// maxLeap is the largest jump, in intervals, taken without it.
 	held    []capture.Record
 	maxLeap int64
-	closes  atomic.Uint64
+	// first and last are the open interval's packet time span, when spanned.
+	first, last int64
+	spanned     bool
+	closes      atomic.Uint64
 	// merged sums the shards' aggregates of the interval being collected;
 	// the dropped counters are what merging had to leave out.
 	merged      *aggregates
@@ -113,7 +120,7 @@ func (a *Aggregator) Records(batch []capture.Record) {
 		} else if len(a.held) > 0 {
 			a.releaseHeld(false)
 		}
-		a.route(r, idx)
+		a.route(r, idx, true)
 	}
 	if filtered != 0 {
 		a.filtered.Add(filtered)
@@ -129,18 +136,19 @@ func (a *Aggregator) releaseHeld(confirmed bool) {
 	for i := range a.held {
 		r := &a.held[i]
 		if confirmed {
-			a.route(r, a.clock.Index(r.TS))
+			a.route(r, a.clock.Index(r.TS), true)
 		} else {
 			a.outliers.Add(1)
-			a.route(r, a.clock.Current())
+			a.route(r, a.clock.Current(), false) // its time is not believed
 		}
 	}
 	a.held = a.held[:0]
 }
 
 // route moves the clock to the packet's interval when it is newer and hands
-// the packet to its flow's shard.
-func (a *Aggregator) route(r *capture.Record, idx int64) {
+// the packet to its flow's shard; timed says its time counts in the
+// interval's span.
+func (a *Aggregator) route(r *capture.Record, idx int64, timed bool) {
 	switch cur := a.clock.Current(); {
 	case !a.clock.Started():
 		a.open(idx)
@@ -150,6 +158,12 @@ func (a *Aggregator) route(r *capture.Record, idx int64) {
 		// A packet older than the open interval (reordered capture,
 		// merged files) counts towards the open one.
 		a.late.Add(1)
+	}
+	if timed {
+		if !a.spanned {
+			a.first, a.last, a.spanned = r.TS, r.TS, true
+		}
+		a.first, a.last = min(a.first, r.TS), max(a.last, r.TS)
 	}
 	k := makeKey(r.Src, r.Dst)
 	sh := int((k.shardHash() >> 32) % uint64(len(a.shards)))
@@ -200,8 +214,9 @@ func (a *Aggregator) advance(next int64) {
 	a.applyReload()
 	a.flushPending()
 	for _, s := range a.shards {
-		s.in <- message{close: true, closeIdx: a.clock.Current(), nextIdx: next}
+		s.in <- message{close: true, closeIdx: a.clock.Current(), nextIdx: next, first: a.first, last: a.last}
 	}
+	a.first, a.last, a.spanned = 0, 0, false
 	a.closes.Add(1)
 	a.clock.Open(next)
 }
@@ -291,7 +306,7 @@ func (a *Aggregator) observe(idx int64, shards []*aggregates) {
 	slices.SortFunc(m.dst.vals, func(x, y DestStat) int { return x.Addr.Compare(y.Addr) })
 	slices.SortFunc(m.host.vals, func(x, y HostStat) int { return x.Addr.Compare(y.Addr) })
 	agg := &a.view
-	*agg = Aggregates{Sources: m.src.vals, Dests: m.dst.vals, Hosts: m.host.vals}
+	*agg = Aggregates{Traffic: m.traffic, Sources: m.src.vals, Dests: m.dst.vals, Hosts: m.host.vals}
 	for _, g := range shards {
 		agg.SourcesDropped += g.src.dropped
 		agg.DestsDropped += g.dst.dropped

@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -46,21 +45,6 @@ func ParseLocalNets(s string) ([]netip.Prefix, error) {
 		nets = append(nets, p.Masked())
 	}
 	return nets, nil
-}
-
-// LocalMatcher returns a test of whether an address is in nets
-// (DefaultLocalNets when nets is nil), made with the two masked compares per
-// network that flow uses on its keys, so a caller can run it per packet.
-// IPv4-mapped IPv6 addresses count as the IPv4 address they carry.
-func LocalMatcher(nets []netip.Prefix) func(netip.Addr) bool {
-	if nets == nil {
-		nets = DefaultLocalNets()
-	}
-	words := makeWordPrefixes(nets)
-	return func(a netip.Addr) bool {
-		b := a.As16()
-		return localIn(words, binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]))
-	}
 }
 
 // isLocal reports whether a is in one of nets. IPv4-mapped IPv6 addresses

@@ -8,8 +8,12 @@ import (
 // The default local networks are the ones net/netip calls private,
 // loopback or link-local (plus RFC 6598's shared range), IPv4-mapped
 // addresses included.
-func TestLocalMatcherDefaults(t *testing.T) {
-	local := LocalMatcher(nil)
+func TestDefaultLocalNetsMatchNetip(t *testing.T) {
+	words := makeWordPrefixes(DefaultLocalNets())
+	local := func(a netip.Addr) bool {
+		k := makeKey(a, a) // the key holds IPv4 as IPv4-mapped IPv6
+		return localIn(words, k.src0, k.src1)
+	}
 	for _, tc := range []struct {
 		addr  string
 		local bool

@@ -52,6 +52,10 @@ func (v *PairView) Pair(i int) PairStat {
 // PairStat: a reader looking for the heaviest pairs skips the rest cheaply.
 func (v *PairView) Bytes(i int) uint64 { return v.s.tab.flows[v.slots[i]].bytes }
 
+// Packets returns pair i's packets in the interval, without building its
+// PairStat.
+func (v *PairView) Packets(i int) uint64 { return uint64(v.s.tab.flows[v.slots[i]].packets) }
+
 // Addrs16 returns pair i's source and destination in 16-byte form (IPv4
 // as IPv4-mapped IPv6, as netip.Addr.As16 gives them), without building
 // its PairStat.
@@ -75,6 +79,8 @@ func (v *PairView) Series(i int, dst []float64) []float64 {
 // address. A key that found its accumulator full is left out and counted
 // in the Dropped fields (and in Stats).
 type Aggregates struct {
+	// Traffic sums every pair of the interval.
+	Traffic Traffic
 	Sources []SourceStat
 	Dests   []DestStat
 	// Hosts are the local hosts (Config.LocalNets) that sent or received.

@@ -29,6 +29,8 @@ type message struct {
 	close    bool
 	closeIdx int64
 	nextIdx  int64
+	// first and last are the closed interval's packet time span.
+	first, last int64
 	// reconfigure, when set, replaces the shard's settings and detector.
 	reconfigure *Config
 }
@@ -142,6 +144,9 @@ func (s *shard) run() {
 		}
 		if m.close {
 			alerts := s.closeInterval(m.closeIdx)
+			if s.aggs != nil {
+				s.aggs.traffic.First, s.aggs.traffic.Last = m.first, m.last
+			}
 			s.cur = m.nextIdx
 			s.out <- result{idx: m.closeIdx, alerts: alerts, shard: s.id, aggs: s.aggs}
 			if s.aggs != nil {
@@ -363,8 +368,7 @@ func (s *shard) build(f *flowState, idx int64, series []float64, p float64, reso
 // need not look it up again.
 func (s *shard) foldPair(f *flowState) int32 {
 	rev := s.reverseOf(f)
-	p := pairStat(f, s.flowAt(rev))
-	s.aggs.fold(&p, f)
+	s.aggs.fold(f, s.flowAt(rev))
 	f.folded = true
 	return rev
 }

@@ -63,11 +63,29 @@ func sampleAddr(kind subjectKind, addr netip.Addr, bytes, peers uint64, a *flow.
 		refused: a.Refused, ports: slices.Clone(ports), peers: peerList}
 }
 
+// talkerSample is a pair picked for the talker tables, standing for
+// weight bytes and packets packets of the interval.
+type talkerSample struct {
+	key             pairKey
+	weight, packets uint64
+}
+
+// sampleBudget is the most pairs per shard and interval handed to the
+// collector for the talker tables. Up to it every pair is counted exactly;
+// beyond it the shard samples pairs by bytes, doubling the step as needed,
+// so a busy interval costs the collector a fixed amount of work.
+const sampleBudget = 1024
+
 // observed is what one closed interval hands the collector goroutine.
 type observed struct {
-	idx   int64
-	pairs []pairSample
-	addrs []addrSample
+	idx     int64
+	traffic flow.Traffic
+	pairs   []pairSample
+	// talkers are the sampled pairs, and step the largest sampling step
+	// any shard used.
+	talkers []talkerSample
+	step    uint64
+	addrs   []addrSample
 	// ver is the oldest watch set a shard used for this interval: the
 	// subjects published later may be missing from it.
 	ver uint64
@@ -75,9 +93,11 @@ type observed struct {
 
 // shardPairs is the shards' copies of one interval.
 type shardPairs struct {
-	pairs []pairSample
-	ver   uint64
-	set   bool
+	pairs   []pairSample
+	talkers []talkerSample
+	step    uint64
+	ver     uint64
+	set     bool
 }
 
 // shardBuf is a shard's scratch space, used only by that shard.
@@ -85,6 +105,12 @@ type shardBuf struct {
 	top     []pairSample // min-heap on bytes
 	watched []pairSample
 	series  []float64
+	// Byte sampling of pairs for the talker tables: credit accumulates
+	// bytes; a pair that brings it to step or more is sampled with the
+	// whole steps as its weight, so a pair of step bytes or more is
+	// always sampled, weighed within one step of its bytes.
+	step, credit uint64
+	talkers      []talkerSample
 }
 
 // watchSet is the subjects whose series are tracked, published by the
@@ -156,12 +182,15 @@ func (o *Observer) ObservePairs(shard int, iv flow.Interval, v *flow.PairView) {
 	}
 	b := o.shards[shard]
 	if b == nil {
-		b = &shardBuf{top: make([]pairSample, 0, pairsPerShard)}
+		b = &shardBuf{top: make([]pairSample, 0, pairsPerShard), step: 1}
 		o.shards[shard] = b
 	}
 	w := o.watch.Load()
 	watching := w != nil && len(w.pairs) > 0
 	for i := range v.Len() {
+		if b.credit += v.Bytes(i); b.credit >= b.step {
+			b.sample(v, i)
+		}
 		// Most pairs are neither watched nor among the heaviest: skip them
 		// before building their PairStat.
 		if !watching && len(b.top) == cap(b.top) && v.Bytes(i) <= b.top[0].m.Bytes {
@@ -210,11 +239,34 @@ func (o *Observer) ObservePairs(shard int, iv flow.Interval, v *flow.PairView) {
 		o.pending[iv.Index] = sp
 	}
 	sp.pairs = append(append(sp.pairs, b.top...), b.watched...)
+	sp.talkers = append(sp.talkers, b.talkers...)
+	sp.step = max(sp.step, b.step)
 	if !sp.set || ver < sp.ver {
 		sp.ver, sp.set = ver, true
 	}
 	o.mu.Unlock()
-	b.top, b.watched = b.top[:0], b.watched[:0]
+	b.top, b.watched, b.talkers = b.top[:0], b.watched[:0], b.talkers[:0]
+}
+
+// sample takes pair i for the talker tables with the whole steps of credit
+// as its weight, and doubles the step when the interval has taken more
+// than its budget.
+func (b *shardBuf) sample(v *flow.PairView, i int) {
+	n := b.credit / b.step
+	weight := n * b.step
+	b.credit -= weight
+	ts := talkerSample{weight: weight, packets: v.Packets(i)}
+	if bytes := v.Bytes(i); weight != bytes && bytes > 0 {
+		// It stands for weight bytes of packets of its mean size.
+		ts.packets = max(1, uint64(float64(ts.packets)*float64(weight)/float64(bytes)))
+	}
+	s, d := v.Addrs16(i)
+	copy(ts.key[:16], s[:])
+	copy(ts.key[16:], d[:])
+	b.talkers = append(b.talkers, ts)
+	if len(b.talkers) >= sampleBudget && len(b.talkers)%(sampleBudget/2) == 0 {
+		b.step *= 2
+	}
 }
 
 func heapUp(h []pairSample, i int) {
@@ -248,7 +300,7 @@ func heapDown(h []pairSample, i int) {
 
 // ObserveInterval implements flow.Observer.
 func (o *Observer) ObserveInterval(iv flow.Interval, agg *flow.Aggregates) {
-	ob := &observed{idx: iv.Index}
+	ob := &observed{idx: iv.Index, traffic: agg.Traffic, step: 1}
 	w := o.watch.Load()
 	if w != nil {
 		ob.ver = w.ver
@@ -256,6 +308,7 @@ func (o *Observer) ObserveInterval(iv flow.Interval, agg *flow.Aggregates) {
 	o.mu.Lock()
 	if sp := o.pending[iv.Index]; sp != nil {
 		ob.pairs, ob.ver = sp.pairs, min(ob.ver, sp.ver)
+		ob.talkers, ob.step = sp.talkers, max(sp.step, 1)
 	}
 	for idx := range o.pending {
 		if idx <= iv.Index {

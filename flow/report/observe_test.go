@@ -51,42 +51,56 @@ func scanCapture() []capture.Record {
 	return recs
 }
 
-// run feeds recs through a real flow aggregator with the collector's sink
-// and Observer. alerts[i] are raised, as a detector's would be, once the
-// records of interval i were handed over.
+// run feeds recs through a real flow aggregator with the collector's
+// Observer, closes both and returns the snapshot. alerts[i] are raised, as
+// a detector's would be, once the records of interval i were handed over.
 func run(t *testing.T, cfg Config, recs []capture.Record, alerts map[int][]*alert.Alert) *Snapshot {
 	t.Helper()
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	feedAlerts(t, c, recs, alerts)
+	c.Close()
+	return c.Snapshot()
+}
+
+// feedAlerts runs recs through a real flow aggregator (three shards,
+// default local networks) with c's Observer, and closes the aggregator.
+// alerts[i] are raised once interval i was observed, as a detector in the
+// Observers after the collector's raises them.
+func feedAlerts(t *testing.T, c *Collector, recs []capture.Record, alerts map[int][]*alert.Alert) {
+	t.Helper()
+	iv := c.cfg.Interval
+	raise := &raiser{c: c, first: recs[0].TS / int64(iv), alerts: alerts}
 	agg, err := flow.New(flow.Config{
-		Interval: cfg.Interval, SeriesCap: 10, Shards: 3, IdleTimeout: time.Hour, MaxFlows: 10_000, Threshold: 0.9,
+		Interval: iv, SeriesCap: 10, Shards: 3, IdleTimeout: time.Hour, MaxFlows: 100_000, Threshold: 0.9,
 		NewDetector: func(*rand.Rand) anomaly.Detector { return quiet{} },
 		Baseline:    func([]float64) float64 { return 0 },
-		Observer:    flow.Observers(nil, c.Observer()),
+		Observer:    flow.Observers(c.Observer(), raise),
 	}, c.Emit(func([]*alert.Alert) {}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := c.Sink(agg)
-	first := recs[0].TS / int64(cfg.Interval)
-	for i := 0; i < len(recs); {
-		idx := recs[i].TS / int64(cfg.Interval)
-		j := i
-		for j < len(recs) && recs[j].TS/int64(cfg.Interval) == idx {
-			j++
-		}
-		sink.Records(recs[i:j])
-		if as := alerts[int(idx-first)]; as != nil {
-			c.Alerts(as)
-		}
-		i = j
+	for i := 0; i < len(recs); i += 512 {
+		agg.Records(recs[i:min(i+512, len(recs))])
 	}
-	sink.Flush()
 	agg.Close()
-	c.Close()
-	return c.Snapshot()
+}
+
+// raiser raises a test's alerts of an interval once it was observed.
+type raiser struct {
+	c      *Collector
+	first  int64
+	alerts map[int][]*alert.Alert
+}
+
+func (r *raiser) ObservePairs(int, flow.Interval, *flow.PairView) {}
+
+func (r *raiser) ObserveInterval(iv flow.Interval, _ *flow.Aggregates) {
+	if as := r.alerts[int(iv.Index-r.first)]; as != nil {
+		r.c.Alerts(as)
+	}
 }
 
 func TestCountTablesListTheScannerWithItsCounts(t *testing.T) {

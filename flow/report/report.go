@@ -3,11 +3,13 @@
 // one self-contained HTML page: the report of a capture file (-report) or
 // the live status page of a running daemon.
 //
-// A Collector receives copies of the capture's records through a Sink that
-// wraps the flow aggregator, and the alerts through a wrapped emit
-// callback; it sums them on its own goroutine into structures whose size is
-// fixed by Config, whatever the length of the capture. Pages are rendered
-// from a Snapshot, so rendering never holds up capture or scoring.
+// A Collector is a flow.Observer: each closed interval's totals, a sample
+// of its pairs and its heaviest keys reach it from the flow aggregator, and
+// the alerts through a wrapped emit callback. It sums them on its own
+// goroutine into structures whose size is fixed by Config, whatever the
+// length of the capture; the capture goroutine does no work for it. Pages
+// are rendered from a Snapshot, so rendering never holds up capture or
+// scoring.
 package report
 
 import (
@@ -17,8 +19,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/wherefore/wherefore/flow"
 
 	"github.com/wherefore/wherefore/alert"
 )
@@ -46,11 +46,10 @@ type Config struct {
 	// last Window, the talkers the last one to two Windows, and the alerts
 	// are the newest. Zero keeps the whole capture.
 	Window time.Duration
-	// Local says whether an address belongs to the hosts watched, to split
-	// traffic into out and in. LocalText describes it for the page.
-	Local     func(netip.Addr) bool
+	// LocalText describes, for the page, the local networks that split
+	// traffic into out and in (flow.Config.LocalNets).
 	LocalText string
-	// Lossy drops record batches, counting them, when the collector falls
+	// Lossy drops an interval, counting it, when the collector falls
 	// behind, instead of waiting (live capture must never wait for it).
 	Lossy bool
 }
@@ -84,8 +83,7 @@ func (c *Config) Validate() error {
 	case c.Window < 0:
 		return fmt.Errorf("report: window %s must not be negative", c.Window)
 	}
-	if c.Local == nil {
-		c.Local = flow.LocalMatcher(nil)
+	if c.LocalText == "" {
 		c.LocalText = DefaultLocalText
 	}
 	return nil
@@ -94,20 +92,10 @@ func (c *Config) Validate() error {
 // DefaultLocalText describes flow.DefaultLocalNets on the page.
 const DefaultLocalText = "private (RFC 1918, RFC 4193), shared (RFC 6598), loopback and link-local addresses"
 
-// rec is a sampled packet: no pointers, so buffers of them cost the
-// garbage collector nothing. weight is the bytes it stands for (its own
-// length when every packet is counted).
-type rec struct {
-	src, dst [16]byte
-	weight   uint64
-	wire     uint32
-}
-
 type pairKey [32]byte
 
 // msg is one unit of work for the collector goroutine.
 type msg struct {
-	chunk    *chunk
 	observed *observed
 	alerts   []alert.Alert
 	vers     []uint64 // per alert: the watch set that holds its subject
@@ -124,11 +112,9 @@ type evidence struct {
 // Collector gathers the report's figures. Its methods may be called from
 // any goroutine; Close ends it.
 type Collector struct {
-	cfg     Config
-	in      chan msg
-	free    chan *chunk
-	wg      sync.WaitGroup
-	dropped atomic.Uint64
+	cfg Config
+	in  chan msg
+	wg  sync.WaitGroup
 	// droppedIntervals counts intervals a live collector missed from the
 	// Observer because it was behind.
 	droppedIntervals atomic.Uint64
@@ -142,24 +128,17 @@ type Collector struct {
 	st *state
 }
 
-// recBuf is the most sampled packets per hand-over to the collector.
-const recBuf = 2048
-
 // New starts a collector; Close stops it.
 func New(cfg Config) (*Collector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	c := &Collector{
-		cfg:  cfg,
-		in:   make(chan msg, 16),
-		free: make(chan *chunk, 8),
+		cfg: cfg,
+		in:  make(chan msg, 16),
 	}
 	c.obs = &Observer{c: c, n: candidates(cfg.Top), pending: make(map[int64]*shardPairs), watching: make(map[subject]struct{})}
 	c.st = newState(cfg, c.obs)
-	for range cap(c.free) {
-		c.free <- &chunk{recs: make([]rec, 0, recBuf), totals: make([]total, 0, 64)}
-	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -171,12 +150,8 @@ func New(cfg Config) (*Collector, error) {
 func (c *Collector) loop() {
 	for m := range c.in {
 		switch {
-		case m.chunk != nil:
-			c.st.chunk(m.chunk)
-			m.chunk.recs, m.chunk.totals = m.chunk.recs[:0], m.chunk.totals[:0]
-			c.free <- m.chunk
 		case m.observed != nil:
-			c.st.subj.observe(m.observed, c.st.windowIv)
+			c.st.observe(m.observed)
 		case m.alerts != nil:
 			for i := range m.alerts {
 				c.st.alert(&m.alerts[i], m.vers[i])
@@ -184,7 +159,7 @@ func (c *Collector) loop() {
 		case m.evidence != nil:
 			c.st.evidence(m.evidence)
 		case m.snap != nil:
-			m.snap <- c.st.snapshot(c.dropped.Load(), c.droppedIntervals.Load())
+			m.snap <- c.st.snapshot(c.droppedIntervals.Load())
 		}
 	}
 }
@@ -274,13 +249,12 @@ func (c *Collector) Snapshot() *Snapshot {
 	c.wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.st.snapshot(c.dropped.Load(), c.droppedIntervals.Load())
+	return c.st.snapshot(c.droppedIntervals.Load())
 }
 
 // Close waits for what was handed over to be counted and stops the
-// goroutine. Records, Alerts and Evidence calls after Close are ignored;
-// Snapshot still works. Close must not run concurrently with the sink's
-// methods (it follows the end of the capture).
+// goroutine. Observer, Alerts and Evidence calls after Close are ignored;
+// Snapshot still works. Close follows the flow aggregator's Close.
 func (c *Collector) Close() {
 	c.sendMu.Lock()
 	if c.closed {

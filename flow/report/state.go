@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/flow"
 )
 
 // cacheSize is the number of pairs whose bytes are summed before they reach
@@ -94,62 +95,59 @@ func hashPair(src, dst *[16]byte) uint64 {
 	return h ^ h>>29
 }
 
-// chunk counts a hand-over from the sink: exact interval sums, then the
-// sampled packets.
-func (s *state) chunk(ch *chunk) {
-	s.step = max(s.step, ch.step)
-	for i := range ch.totals {
-		s.addTotal(&ch.totals[i])
-	}
-	for i := range ch.recs {
-		r := &ch.recs[i]
-		e := &s.cache[hashPair(&r.src, &r.dst)&(cacheSize-1)]
-		if !e.used || [16]byte(e.key[:16]) != r.src || [16]byte(e.key[16:]) != r.dst {
+// observe counts one closed interval: its totals on the timeline, its
+// sampled pairs in the talker tables, its keys in the subject tables.
+func (s *state) observe(ob *observed) {
+	t := &ob.traffic
+	s.addTotal(ob.idx, t)
+	s.step = max(s.step, ob.step)
+	for i := range ob.talkers {
+		r := &ob.talkers[i]
+		e := &s.cache[hashPair((*[16]byte)(r.key[:16]), (*[16]byte)(r.key[16:]))&(cacheSize-1)]
+		if !e.used || e.key != r.key {
 			if e.used {
 				s.flushEntry(e)
 			}
-			copy(e.key[:16], r.src[:])
-			copy(e.key[16:], r.dst[:])
-			e.used = true
+			e.key, e.used = r.key, true
 		}
 		e.bytes += r.weight
-		// A sampled packet stands for weight/wire packets of its size.
-		e.packets += max(1, r.weight/uint64(max(r.wire, 1)))
+		e.packets += r.packets
 	}
+	s.subj.observe(ob, s.windowIv)
 }
 
-// addTotal adds one interval's sums to the timeline and, on a live page,
+// addTotal adds interval idx's sums to the timeline and, on a live page,
 // starts a new generation of talkers once the current one spans the window.
-func (s *state) addTotal(t *total) {
-	if t.packets == 0 {
+func (s *state) addTotal(idx int64, t *flow.Traffic) {
+	if t.Packets == 0 {
 		return
 	}
 	if !s.started {
 		s.started = true
-		s.first, s.last = t.first, t.last
+		s.first, s.last = t.First, t.Last
 	}
-	s.first, s.last = min(s.first, t.first), max(s.last, t.last)
-	s.packets += t.packets
-	s.bytes += t.bytes
+	s.first, s.last = min(s.first, t.First), max(s.last, t.Last)
+	s.packets += t.Packets
+	s.bytes += t.Bytes
 	if s.windowIv > 0 {
 		if !s.genStarted {
 			s.genStarted = true
-			s.cur.since = t.idx
+			s.cur.since = idx
 		}
-		if t.idx >= s.cur.since+s.windowIv {
+		if idx >= s.cur.since+s.windowIv {
 			s.flushCache()
 			s.prev, s.cur = s.cur, s.prev
 			s.cur.pairs.reset()
 			s.cur.srcs.reset()
 			s.cur.dsts.reset()
-			s.cur.since = t.idx
+			s.cur.since = idx
 		}
 	}
-	if b := s.tl.at(t.idx); b != nil {
-		b.bytes += t.bytes
-		b.packets += t.packets
-		b.out += t.out
-		b.in += t.in
+	if b := s.tl.at(idx); b != nil {
+		b.bytes += t.Bytes
+		b.packets += t.Packets
+		b.out += t.OutBytes
+		b.in += t.InBytes
 	}
 }
 
@@ -232,9 +230,6 @@ type Snapshot struct {
 	First, Last time.Time
 	Packets     uint64
 	Bytes       uint64
-	// Dropped counts packets a live page missed because its collector fell
-	// behind the capture (they were still analysed).
-	Dropped uint64
 	// Timeline is the traffic per point, oldest first.
 	Timeline []Point
 	// Talkers and the time they are counted from.
@@ -242,8 +237,8 @@ type Snapshot struct {
 	TalkersSince                 time.Time
 	// Tracked is how many keys each heavy-hitter table tracks.
 	Tracked int
-	// SampleStep is 1 when the talkers counted every packet; otherwise
-	// the most bytes one sampled packet stood for.
+	// SampleStep is 1 when the talkers counted every pair of every
+	// interval; otherwise the most bytes one sampled pair stood for.
 	SampleStep uint64
 	LocalText  string
 	// Alerts kept, oldest first; Total counts all raised, Resolved the
@@ -266,12 +261,12 @@ type Snapshot struct {
 	MissedIntervals                            uint64
 }
 
-func (s *state) snapshot(dropped, missed uint64) *Snapshot {
+func (s *state) snapshot(missed uint64) *Snapshot {
 	s.flushCache()
 	iv := s.cfg.Interval
 	out := &Snapshot{
 		Interval: iv, Live: s.windowIv > 0, Window: s.cfg.Window,
-		Packets: s.packets, Bytes: s.bytes, Dropped: dropped,
+		Packets: s.packets, Bytes: s.bytes,
 		Timeline: s.tl.snapshot(iv), Tracked: tracked(s.cfg.Top), LocalText: s.cfg.LocalText,
 		Total: s.total, Resolved: s.resolved, MaxKept: s.cfg.Alerts, SampleStep: max(s.step, 1),
 		SeriesKept: s.cfg.Series, ObservedIntervals: s.subj.observed, MissedIntervals: missed,

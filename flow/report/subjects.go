@@ -286,6 +286,7 @@ type subjects struct {
 	srcPeers, srcTried, srcFailed, dstPeers *peakTable
 	// observed counts intervals seen; missed those a live page dropped.
 	observed int
+	order    []int32 // scratch: an interval's keys in admission order
 }
 
 func newSubjects(cfg Config, obs *Observer, timelineWidth int64) *subjects {
@@ -369,13 +370,20 @@ func (s *subjects) observe(ob *observed, windowIv int64) {
 		p := &ob.pairs[i]
 		admit(subject{kind: subjPair, a: [16]byte(p.key[:16]), b: [16]byte(p.key[16:])}, p.m)
 	}
+	s.order = s.order[:0]
+	for i := range ob.addrs {
+		s.order = append(s.order, int32(i))
+	}
+	order := s.order
 	for _, by := range []func(*addrSample) uint64{
 		func(a *addrSample) uint64 { return a.m.Bytes },
 		func(a *addrSample) uint64 { return a.m.Peers },
 		func(a *addrSample) uint64 { return a.m.Tried },
 	} {
-		slices.SortStableFunc(ob.addrs, func(a, b addrSample) int { return cmp.Compare(by(&b), by(&a)) })
-		for i := range ob.addrs[:min(admitPerInterval, len(ob.addrs))] {
+		// The indices are sorted, not the samples (large structs); each
+		// measure's ties stay in the previous measure's order.
+		slices.SortStableFunc(order, func(i, j int32) int { return cmp.Compare(by(&ob.addrs[j]), by(&ob.addrs[i])) })
+		for _, i := range order[:min(admitPerInterval, len(order))] {
 			if a := &ob.addrs[i]; a.kind != subjHost && by(a) > 0 {
 				admit(subject{kind: a.kind, a: a.addr}, a.m)
 			}
