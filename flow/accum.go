@@ -163,9 +163,13 @@ func (k addrKey) less(o addrKey) bool {
 
 // accum holds one interval's values by address, at most max of them; a key
 // that finds it full is dropped and counted. Its memory is reused from one
-// interval to the next.
+// interval to the next. Its index is open addressing over the key's words:
+// every active pair looks up two or three keys at every close, and a Go
+// map's hashing and clearing cost several times more.
 type accum[T any] struct {
-	index   map[addrKey]int32
+	slots   []int32 // 1 + position in vals, or 0 for empty
+	mask    uint64
+	keys    []addrKey
 	vals    []T
 	max     int
 	dropped uint64
@@ -175,28 +179,63 @@ type accum[T any] struct {
 // address space, not resident memory, until keys use it, and spares the
 // copies of a growing slice when a flood of keys arrives.
 func newAccum[T any](max int) accum[T] {
-	return accum[T]{index: make(map[addrKey]int32, min(max, 1024)), vals: make([]T, 0, max), max: max}
+	a := accum[T]{keys: make([]addrKey, 0, max), vals: make([]T, 0, max), max: max}
+	a.grow(1024)
+	return a
+}
+
+func (k addrKey) hash() uint64 {
+	const m = 0x9e3779b97f4a7c15
+	h := (k.hi ^ 0xcbf29ce484222325) * m
+	h = (h ^ k.lo) * m
+	return h ^ h>>29
+}
+
+// grow makes an index of n positions (a power of two) over the keys held.
+func (a *accum[T]) grow(n int) {
+	a.slots = make([]int32, n)
+	a.mask = uint64(n - 1)
+	for i, k := range a.keys {
+		p := k.hash() & a.mask
+		for a.slots[p] != 0 {
+			p = (p + 1) & a.mask
+		}
+		a.slots[p] = int32(i) + 1
+	}
 }
 
 // get returns k's value, adding a zero one when absent; nil when full.
 func (a *accum[T]) get(k addrKey) (v *T, created bool) {
-	if i, ok := a.index[k]; ok {
-		return &a.vals[i], false
+	p := k.hash() & a.mask
+	for {
+		s := a.slots[p]
+		if s == 0 {
+			break
+		}
+		if a.keys[s-1] == k {
+			return &a.vals[s-1], false
+		}
+		p = (p + 1) & a.mask
 	}
 	if len(a.vals) >= a.max {
 		a.dropped++
 		return nil, false
 	}
-	a.index[k] = int32(len(a.vals))
+	a.keys = append(a.keys, k)
+	if len(a.keys)*2 > len(a.slots) {
+		a.grow(len(a.slots) * 2)
+	} else {
+		a.slots[p] = int32(len(a.keys))
+	}
 	var zero T
 	a.vals = append(a.vals, zero)
 	return &a.vals[len(a.vals)-1], true
 }
 
 func (a *accum[T]) reset() {
-	clear(a.index)
+	clear(a.slots)
 	clear(a.vals) // drop the samples' address zones for the GC
-	a.vals = a.vals[:0]
+	a.keys, a.vals = a.keys[:0], a.vals[:0]
 	a.dropped = 0
 }
 
