@@ -43,6 +43,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.configFile, "config", "", "YAML config `file`: one key per flag name; command-line flags override it; SIGHUP rereads it")
 	fs.BoolVar(&o.exampleConfig, "example_config", false, "print a config file with every key at its default, and exit")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this `file` (for performance reports)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a Go heap profile to this `file` when the capture ends, before anything is released (for memory reports)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 
 	// Parse errors and -h are reported by run: the flag package's own

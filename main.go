@@ -53,6 +53,7 @@ type options struct {
 
 	progress      string
 	cpuProfile    string
+	memProfile    string
 	configFile    string
 	exampleConfig bool
 	version       bool

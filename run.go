@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -59,6 +61,11 @@ func runPipeline(o *options, fs *flag.FlagSet, args []string, explicit map[strin
 			return fail(err)
 		}
 		p.started("cpuprofile", stopProfile)
+	}
+	if o.memProfile != "" {
+		// Started last, so stopped first: the profile holds every
+		// stage's memory.
+		p.started("memprofile", func() { writeHeapProfile(o.memProfile, log) })
 	}
 	log.WithFields(logrus.Fields{
 		"source":    p.src.Describe(),
@@ -140,6 +147,18 @@ func startCPUProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// writeHeapProfile writes a Go heap profile of what is in use now to path.
+func writeHeapProfile(path string, log *logrus.Logger) {
+	f, err := os.Create(path)
+	if err == nil {
+		runtime.GC() // the profile shows live memory as of the last collection
+		err = errors.Join(pprof.WriteHeapProfile(f), f.Close())
+	}
+	if err != nil {
+		log.WithError(err).Error("-memprofile: the heap profile was not written")
+	}
 }
 
 // withInterfaceHint adds the interfaces libpcap can see to an error about a

@@ -37,7 +37,7 @@ func helpGroups() []helpGroup {
 			"archive_ring_mb", "archive_ring_flow_mb", "archive_segment_mb", "archive_index_mb",
 			"archive_log_quota_mb", "archive_quota_mb", "archive_queue"}},
 		{"Operations", []string{"loglevel", "report", "report_points", "report_top", "report_alerts", "report_series", "metrics_addr", "page_window", "stall_after", "config", "example_config",
-			"progress", "cpuprofile", "version"}},
+			"progress", "cpuprofile", "memprofile", "version"}},
 	}
 }
 

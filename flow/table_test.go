@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -53,5 +54,24 @@ func TestTableAgreesWithMap(t *testing.T) {
 				t.Fatalf("collide=%v: key %v lost", collide, k)
 			}
 		}
+	}
+}
+
+// A series value is exact under 2 GiB and within 2.4e-7 above, up to the
+// largest byte count, and never decreases as the bytes grow.
+func TestSeriesValueRoundTrip(t *testing.T) {
+	prev := -1.0
+	for _, v := range []uint64{0, 1, 1500, 1<<31 - 1, 1 << 31, 1<<31 + 1, 3_000_000_123, 1 << 40, 123_456_789_012_345, math.MaxUint64} {
+		got := encodeSeries(v).float()
+		if v < 1<<31 && got != float64(v) {
+			t.Errorf("%d: got %v, want it exact", v, got)
+		}
+		if rel := math.Abs(got-float64(v)) / math.Max(float64(v), 1); rel > 2.4e-7 {
+			t.Errorf("%d: got %v, %.2g off", v, got, rel)
+		}
+		if got < prev {
+			t.Errorf("%d: got %v, below the smaller value's %v", v, got, prev)
+		}
+		prev = got
 	}
 }
