@@ -10,9 +10,11 @@ import (
 type Attempts struct {
 	// Tried counts distinct (destination, port) tries: TCP segments
 	// without ACK (a SYN opening a connection, or a FIN/NULL/Xmas probe)
-	// and UDP requests, each destination port once.
+	// and UDP requests, each destination port once, plus one for ICMP
+	// echo requests (a ping at the host).
 	Tried uint64
-	// Answered tries got a reply: a SYN-ACK, or UDP back from the peer.
+	// Answered tries got a reply: a SYN-ACK, UDP back from the peer, or
+	// an echo reply.
 	Answered uint64
 	// Refused tries were turned down: a RST, or ICMP destination
 	// unreachable, from the destination. Refused tries are also Failed.
@@ -47,6 +49,9 @@ type PairStat struct {
 	// New is set in the pair's first interval in the table: it had no
 	// traffic in any earlier interval the table remembers.
 	New bool
+	// Unsolicited is set when the pair sent only answers (SYN-ACKs, UDP
+	// replies, echo replies) to requests the reverse pair never made.
+	Unsolicited bool
 	// Slot is the pair's position in its shard's table, stable while the
 	// pair is tracked (a new pair may reuse it: see New). Detectors keep
 	// per-pair state in side tables indexed by shard and Slot.
@@ -91,9 +96,13 @@ type DestStat struct {
 	Bytes   uint64 // received
 	Packets uint64
 	// Srcs counts distinct sources; SrcsTrying those that tried something
-	// new with it (opened connections, sent requests).
-	Srcs       uint64
-	SrcsTrying uint64
+	// new with it (opened connections, sent requests); SrcsUnsolicited
+	// those that sent it only answers to requests it never made (SYN-ACKs,
+	// UDP replies, echo replies): the mark of a reflection attack, where
+	// spoofed requests make servers answer the victim.
+	Srcs            uint64
+	SrcsTrying      uint64
+	SrcsUnsolicited uint64
 	// Attempts are the tries made towards this destination.
 	Attempts Attempts
 	peers    addrSample
@@ -262,18 +271,51 @@ func (g *aggregates) reset() {
 // attempts judges a pair's tries by what the reverse pair rev (nil when
 // it sent nothing this interval) sent back.
 func attempts(f, rev *flowState) Attempts {
-	tries := uint64(f.tcpTries) + uint64(f.udpTries)
+	var echo uint64
+	if f.marks&markEcho != 0 {
+		echo = 1
+	}
+	tries := uint64(f.tcpTries) + uint64(f.udpTries) + echo
 	a := Attempts{Tried: tries, SYNs: uint64(f.syn)}
 	if rev != nil {
 		tcpAns := min(uint64(f.tcpTries), uint64(rev.synAck))
 		udpAns := min(uint64(f.udpTries), uint64(rev.udp))
 		tcpRef := min(uint64(f.tcpTries)-tcpAns, uint64(rev.rst))
 		udpRef := min(uint64(f.udpTries)-udpAns, uint64(rev.unreach))
-		a.Answered = tcpAns + udpAns
-		a.Refused = tcpRef + udpRef
+		var echoAns, echoRef uint64
+		if echo != 0 {
+			if rev.marks&markEchoReply != 0 {
+				echoAns = 1
+			} else if uint64(rev.unreach) > udpRef {
+				echoRef = 1
+			}
+		}
+		a.Answered = tcpAns + udpAns + echoAns
+		a.Refused = tcpRef + udpRef + echoRef
 	}
 	a.Failed = tries - a.Answered
 	return a
+}
+
+// answers reports whether f sent answers: SYN-ACKs, UDP from a service
+// port to an ephemeral one, or echo replies.
+func (f *flowState) answers() bool {
+	return f.synAck > 0 || f.marks&(markUDPReply|markEchoReply) != 0
+}
+
+// unsolicited reports whether f answered requests its reverse pair rev
+// (nil when it sent nothing this interval) never made: the mark of
+// reflection, where spoofed requests make servers answer a victim.
+func unsolicited(f, rev *flowState) bool {
+	if !f.answers() {
+		return false
+	}
+	if rev == nil {
+		return true
+	}
+	return (f.synAck == 0 || rev.syn == 0) &&
+		(f.marks&markUDPReply == 0 || rev.udp == 0) &&
+		(f.marks&markEchoReply == 0 || rev.marks&markEcho == 0)
 }
 
 // pairStat measures a pair's interval, its tries judged by rev (see
@@ -283,7 +325,7 @@ func pairStat(f, rev *flowState) PairStat {
 	src, dst := f.key.addrs()
 	p := PairStat{
 		Src: src, Dst: dst, Bytes: f.bytes, Packets: uint64(f.packets), Ports: a.Tried, Attempts: a,
-		DNSBytes: uint64(f.dnsBytes), ICMPBytes: uint64(f.icmpBytes),
+		DNSBytes: uint64(f.dnsBytes), ICMPBytes: uint64(f.icmpBytes), Unsolicited: unsolicited(f, rev),
 	}
 	for _, q := range f.ports[:f.nports] {
 		p.samples.add(q)
@@ -344,6 +386,9 @@ func (g *aggregates) fold(f, rev *flowState) {
 		d.Srcs++
 		if tried {
 			d.SrcsTrying++
+		}
+		if unsolicited(f, rev) {
+			d.SrcsUnsolicited++
 		}
 		d.peers.add(sk)
 		d.Attempts.add(&a)
@@ -414,6 +459,7 @@ func (g *aggregates) merge(o *aggregates) {
 		d.Packets += v.Packets
 		d.Srcs += v.Srcs
 		d.SrcsTrying += v.SrcsTrying
+		d.SrcsUnsolicited += v.SrcsUnsolicited
 		d.Attempts.add(&v.Attempts)
 		d.peers.merge(&v.peers)
 		d.ports.merge(&v.ports)

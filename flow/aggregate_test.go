@@ -278,6 +278,43 @@ func TestAggregatesPerInterval(t *testing.T) {
 	}
 }
 
+// A ping sweep tries hosts: each echo request is a try, answered by an
+// echo reply, refused by an unreachable. Answers to requests never made
+// (reflection) are counted per destination; answers to its own requests
+// are not.
+func TestEchoTriesAndUnsolicitedAnswers(t *testing.T) {
+	var recs []capture.Record
+	for i := range 5 {
+		recs = append(recs, icmpRec(time.Second, "192.0.2.9", fmt.Sprintf("10.0.0.%d", i+1), 8, 64))
+	}
+	recs = append(recs,
+		icmpRec(2*time.Second, "10.0.0.1", "192.0.2.9", 0, 64),
+		icmpRec(2*time.Second, "10.0.0.2", "192.0.2.9", 0, 64),
+		icmpRec(2*time.Second, "10.0.0.3", "192.0.2.9", 3, 92),
+		// Reflection towards 10.0.0.50: SYN-ACKs, an SNMP reply and an
+		// echo reply it never asked for, and one SYN-ACK it did ask for.
+		tcpRec(time.Second, "198.51.100.1", "10.0.0.50", 80, 40000, synAck, 60),
+		tcpRec(time.Second, "198.51.100.2", "10.0.0.50", 443, 40001, synAck, 60),
+		udpRec(time.Second, "198.51.100.3", "10.0.0.50", 161, 40002, 400),
+		icmpRec(time.Second, "198.51.100.4", "10.0.0.50", 0, 64),
+		tcpRec(time.Second, "10.0.0.50", "198.51.100.5", 40003, 443, syn, 60),
+		tcpRec(2*time.Second, "198.51.100.5", "10.0.0.50", 443, 40003, synAck, 60),
+	)
+	for _, shards := range []int{1, 3} {
+		r, _ := observe(t, shards, nil, recs)
+		got := r.source(t, 0, "192.0.2.9")
+		if want := (Attempts{Tried: 5, Answered: 2, Refused: 1, Failed: 3}); got.Attempts != want || got.DstsTried != 5 || got.DstsFailed != 3 {
+			t.Errorf("%d shards: the ping sweep: %+v, want %+v, 5 hosts tried, 3 failed", shards, got, want)
+		}
+		if d := r.dest(t, 0, "10.0.0.50"); d.SrcsUnsolicited != 4 || d.Srcs != 5 {
+			t.Errorf("%d shards: the reflection's victim: %d unsolicited of %d sources, want 4 of 5", shards, d.SrcsUnsolicited, d.Srcs)
+		}
+		if d := r.dest(t, 0, "192.0.2.9"); d.SrcsUnsolicited != 0 {
+			t.Errorf("%d shards: the pinger's echo replies counted as unsolicited: %+v", shards, d)
+		}
+	}
+}
+
 // An interval's traffic sums every pair, splits out and in at the local
 // networks, and spans its packets' times, in whatever order they came; a
 // pair evicted mid-interval still counts.

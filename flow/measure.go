@@ -24,10 +24,18 @@ type counts struct {
 	tcpTries  uint16 // distinct destination ports tried over TCP
 	udpTries  uint16 // distinct destination ports tried over UDP
 	nports    uint8  // ports held inline, at most inlinePorts
-	folded    bool   // already folded into the interval's aggregates
+	marks     uint8  // markFolded, markEcho, ...
 	ports     [inlinePorts]uint16
 	portSet   int32 // 1 + index of a lent bitmap; 0 none; -1 none was left
 }
+
+// Bits of counts.marks.
+const (
+	markFolded    uint8 = 1 << iota // already folded into the interval's aggregates
+	markEcho                        // sent an ICMP echo request: a try at the host
+	markEchoReply                   // sent an ICMP echo reply
+	markUDPReply                    // sent UDP from a service port to an ephemeral one
+)
 
 // inlinePorts is how many distinct tried ports a pair holds in its own
 // state; most pairs try one or two, and a scan spills into a bitmap.
@@ -63,9 +71,11 @@ const (
 
 // measure accounts one packet's transport fields to its pair. A try is a
 // packet that asks for something new: a TCP segment without ACK or RST (a
-// SYN opening a connection, or a FIN, NULL or Xmas probe) or a UDP datagram
-// that is not a reply from a service port to an ephemeral one. Tries are
-// counted per distinct destination port, so retries do not inflate them.
+// SYN opening a connection, or a FIN, NULL or Xmas probe), a UDP datagram
+// that is not a reply from a service port to an ephemeral one, or an ICMP
+// echo request (a ping sweep tries hosts). TCP and UDP tries are counted
+// per distinct destination port, so retries do not inflate them; echo
+// requests once per pair.
 func (s *shard) measure(f *flowState, e *entry) {
 	switch e.proto {
 	case protoTCP:
@@ -94,19 +104,31 @@ func (s *shard) measure(f *flowState, e *entry) {
 			if s.ports.add(f, e.dport) {
 				inc16(&f.udpTries)
 			}
+		} else {
+			f.marks |= markUDPReply
 		}
 		if e.sport == portDNS || e.dport == portDNS {
 			add32(&f.dnsBytes, e.wire)
 		}
 	case protoICMP:
 		add32(&f.icmpBytes, e.wire)
-		if e.icmpType == 3 {
+		switch e.icmpType {
+		case 3:
 			inc16(&f.unreach)
+		case 8:
+			f.marks |= markEcho
+		case 0:
+			f.marks |= markEchoReply
 		}
 	case protoICMPv6:
 		add32(&f.icmpBytes, e.wire)
-		if e.icmpType == 1 {
+		switch e.icmpType {
+		case 1:
 			inc16(&f.unreach)
+		case 128:
+			f.marks |= markEcho
+		case 129:
+			f.marks |= markEchoReply
 		}
 	}
 }

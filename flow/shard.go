@@ -202,7 +202,7 @@ func (s *shard) account(entries []entry) {
 // flow that alerted is reported back to normal, since it is no longer
 // watched.
 func (s *shard) dropped(f *flowState) {
-	if s.aggs != nil && f.packets > 0 && !f.folded && f.lastActive == s.cur {
+	if s.aggs != nil && f.packets > 0 && f.marks&markFolded == 0 && f.lastActive == s.cur {
 		// Its interval still counts towards its source and destination.
 		s.foldPair(f)
 	}
@@ -229,7 +229,7 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 		if !f.inUse || f.lastActive != idx || f.lastClosed >= idx {
 			continue // evicted, reused, or already closed
 		}
-		if s.aggs != nil && !f.folded {
+		if s.aggs != nil && f.marks&markFolded == 0 {
 			s.pairSlots = append(s.pairSlots, slot)
 			s.pairRevs = append(s.pairRevs, s.foldPair(f))
 		}
@@ -369,7 +369,7 @@ func (s *shard) build(f *flowState, idx int64, series []float64, p float64, reso
 func (s *shard) foldPair(f *flowState) int32 {
 	rev := s.reverseOf(f)
 	s.aggs.fold(f, s.flowAt(rev))
-	f.folded = true
+	f.marks |= markFolded
 	return rev
 }
 
@@ -382,10 +382,10 @@ func (s *shard) flowAt(slot int32) *flowState {
 }
 
 // reverseOf returns the slot of the pair in the opposite direction when it
-// sent in the open interval and f tried something (else there is nothing
-// to judge), or none.
+// sent in the open interval and f tried or answered something (else there
+// is nothing to judge), or none.
 func (s *shard) reverseOf(f *flowState) int32 {
-	if f.tcpTries == 0 && f.udpTries == 0 {
+	if f.tcpTries == 0 && f.udpTries == 0 && f.marks&markEcho == 0 && !f.answers() {
 		return none
 	}
 	rk := f.key.reverse()

@@ -33,6 +33,7 @@ type edgeCase struct {
 	// subject is the key the alert names.
 	subject string
 	reason  string // a phrase of the reason sentence
+	variant string // tells apart cases of one detector and kind
 }
 
 type captureRecs = traffic
@@ -108,6 +109,21 @@ func edgeCases() []edgeCase {
 				}
 				return []traffic{t}
 			}},
+		{detector: "fanin", kind: "fanin", variant: "reflection", below: 100, above: 101, subject: "10.0.0.81", reason: "answers to requests it never made (reflection",
+			build: func(v int) []traffic {
+				// Servers answer requests spoofed in the victim's name:
+				// SYN-ACKs and SNMP replies it never asked for.
+				var t traffic
+				for h := range v {
+					server := fmt.Sprintf("198.18.%d.%d", h/250, 1+h%250)
+					if h%2 == 0 {
+						t.synAck(10, "10.0.0.81", server, uint16(40000+h), 80)
+					} else {
+						t.udp(10, server, "10.0.0.81", 161, uint16(40000+h), 400)
+					}
+				}
+				return []traffic{t}
+			}},
 		{detector: "bruteforce", kind: "bruteforce", below: 30, above: 31, subject: "198.51.100.9->10.0.0.22", reason: "password guessing",
 			build: func(v int) []traffic {
 				var t traffic
@@ -143,7 +159,11 @@ func edgeCases() []edgeCase {
 
 func TestDetectorsAtTheirThresholds(t *testing.T) {
 	for _, c := range edgeCases() {
-		t.Run(c.detector+"-"+c.kind, func(t *testing.T) {
+		name := c.detector + "-" + c.kind
+		if c.variant != "" {
+			name += "-" + c.variant
+		}
+		t.Run(name, func(t *testing.T) {
 			for _, v := range []int{c.below, c.above} {
 				tr := c.build(v)[0]
 				alerts, _ := run(t, testConfig(2), tr.recs, nil)
@@ -167,7 +187,7 @@ func TestDetectorsAtTheirThresholds(t *testing.T) {
 				if a.Probability <= 0.5 {
 					t.Errorf("probability %g of a hit", a.Probability)
 				}
-				golden(t, c.detector+"-"+c.kind+"-"+a.Scope, a)
+				golden(t, name+"-"+a.Scope, a)
 			}
 		})
 	}

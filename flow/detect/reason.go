@@ -149,8 +149,19 @@ func (s *Stage) dstAlert(iv flow.Interval, dst *flow.DestStat, r *anomaly.Result
 	if len(a.SamplePeers) > 0 {
 		a.Src = a.SamplePeers[0]
 	}
-	a.Reason = fmt.Sprintf("%s received about %.0f connection attempts that went unanswered or were refused in the last %s, from %d sources in %s (%s ...; ports %s); more than %.0f is a flood",
-		addr, r.Value, s.window(), dst.Srcs, s.per(), strings.Join(a.SamplePeers, ", "), portsText(a.SamplePorts), r.Threshold)
+	what := "connection attempts that went unanswered or were refused"
+	switch tried := min(dst.SrcsTrying, dst.Attempts.Failed); {
+	case dst.SrcsUnsolicited > 0 && tried == 0:
+		what = "answers to requests it never made (reflection: SYN-ACKs, UDP replies or echo replies from servers fed spoofed requests)"
+	case dst.SrcsUnsolicited > 0:
+		what += fmt.Sprintf(" or answers to requests it never made (reflection, from %d of them)", dst.SrcsUnsolicited)
+	}
+	sample := strings.Join(a.SamplePeers, ", ") + " ..."
+	if len(a.SamplePorts) > 0 {
+		sample += "; ports " + portsText(a.SamplePorts)
+	}
+	a.Reason = fmt.Sprintf("%s received about %.0f %s in the last %s, from %d sources in %s (%s); more than %.0f is a flood",
+		addr, r.Value, what, s.window(), dst.Srcs, s.per(), sample, r.Threshold)
 	s.add(iv, a)
 }
 

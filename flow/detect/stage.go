@@ -372,7 +372,8 @@ func (s *Stage) judgeSources(iv flow.Interval, agg *flow.Aggregates, buf uint64)
 }
 
 // judgeDests updates and judges every destination for fan-in: many
-// sources whose tries towards it failed (a SYN flood, spoofed or not).
+// sources whose tries towards it failed (a SYN flood, spoofed or not), or
+// that sent it answers to requests it never made (reflection).
 func (s *Stage) judgeDests(iv flow.Interval, agg *flow.Aggregates) {
 	cfg := &s.cfg
 	count := s.pooled[scopeCount]
@@ -380,8 +381,10 @@ func (s *Stage) judgeDests(iv flow.Interval, agg *flow.Aggregates) {
 	for i := range agg.Dests {
 		dst := &agg.Dests[i]
 		// Many sources whose tries failed: a scanner's failures come from
-		// one source, a busy server's tries are answered.
-		failed := min(dst.SrcsTrying, dst.Attempts.Failed)
+		// one source, a busy server's tries are answered. Sources that
+		// answer requests it never made count too: a reflection attack
+		// sends the victim answers, not tries.
+		failed := min(dst.SrcsTrying, dst.Attempts.Failed) + dst.SrcsUnsolicited
 		if failed == 0 {
 			if st, ok := s.dsts.lookup(dst.Addr); ok {
 				st.failed = float64(decay(float32(st.failed), st.last, iv.Index, s.keep))
