@@ -139,6 +139,26 @@ func (p *Pooled) SPOT() *SPOT { return p.spot }
 // It does not allocate.
 func (p *Pooled) Observe(d float64) (Status, error) { return p.spot.Step(d) }
 
+// Base returns the level above which Observe learns a deviation (SPOT's
+// initial threshold t), once the model is calibrated: a deviation at or
+// below it only adds to the count of those seen, whatever order it comes
+// in, so a caller may count such deviations (ObserveBelow) instead of
+// keeping and ordering them.
+func (p *Pooled) Base() (float64, bool) {
+	if !p.spot.Calibrated() {
+		return 0, false
+	}
+	return p.spot.t, true
+}
+
+// ObserveBelow counts n deviations at or below Base, as n calls of Observe
+// with them would. The model must be calibrated.
+func (p *Pooled) ObserveBelow(n int) {
+	if p.spot.Calibrated() {
+		p.spot.n += n
+	}
+}
+
 // EndInterval refits the tail to the excesses observed since the last call,
 // so the next interval is judged by a threshold that includes this one.
 func (p *Pooled) EndInterval() { p.spot.Refit() }

@@ -130,6 +130,9 @@ type findings struct {
 	bySrc      map[netip.Addr]srcExtra
 	maxNew     int
 	newDropped uint64
+	// below counts the deviations at or below the pooled pair model's
+	// base, left out of devs.
+	below int
 }
 
 // state returns slot's state, growing the side table as the flow table's
@@ -188,8 +191,9 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view pairSource) {
 	sd.closes++
 	fd.cands, fd.devs = fd.cands[:0], fd.devs[:0]
 	clear(fd.bySrc)
-	fd.newDropped = 0
+	fd.newDropped, fd.below = 0, 0
 	minDev := s.pooledCfg.MinDeviation
+	base := math.Float64frombits(s.pairBase.Load()) // NaN: keep every deviation
 	for i := range view.Len() {
 		pair := view.Pair(i)
 		p := &pair
@@ -210,8 +214,14 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view pairSource) {
 		var what uint8
 		d, known := st.vol.Deviation(x, &s.volB)
 		if known {
-			k1, k2 := pairOrder(p.Src, p.Dst)
-			fd.devs = append(fd.devs, scored{k1, k2, d})
+			// At or below the pooled model's base a deviation only adds
+			// to its count: kept and ordered are only those above.
+			if !(d <= base) {
+				k1, k2 := pairOrder(p.Src, p.Dst)
+				fd.devs = append(fd.devs, scored{k1, k2, d})
+			} else {
+				fd.below++
+			}
 		}
 		// A stream of small packets is the acknowledging side of a
 		// transfer (its data side is judged), or a flood that the count

@@ -55,6 +55,10 @@ type Stage struct {
 	reload atomic.Pointer[Config]
 	// shardCfg are the settings the shards read, each once per interval.
 	shardCfg atomic.Pointer[Config]
+	// pairBase is the pooled pair model's base (Pooled.Base) as float64
+	// bits, NaN until it calibrates: shards keep only the deviations
+	// above it, a few in a hundred.
+	pairBase atomic.Uint64
 }
 
 // countedAlert is when a count detector last alerted on a key, and at
@@ -107,6 +111,7 @@ func New(cfg Config, localNets []netip.Prefix, emit func([]*alert.Alert)) (*Stag
 		}
 		s.sides[i] = sd
 	}
+	s.publishPairBase()
 	return s, nil
 }
 
@@ -184,6 +189,7 @@ func (s *Stage) ObserveInterval(iv flow.Interval, agg *flow.Aggregates) {
 	for _, p := range s.pooled {
 		p.EndInterval()
 	}
+	s.publishPairBase()
 	// A reload takes effect here between intervals; the shards take it
 	// from shardCfg when they next measure.
 	if c := s.reload.Swap(nil); c != nil {
@@ -199,6 +205,15 @@ func (s *Stage) isLocal(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// publishPairBase tells the shards the pooled pair model's base.
+func (s *Stage) publishPairBase() {
+	b, ok := s.pooled[scopePair].Base()
+	if !ok {
+		b = math.NaN()
+	}
+	s.pairBase.Store(math.Float64bits(b))
 }
 
 // judgePairs feeds the shards' deviations to the pair model in key order
@@ -225,6 +240,9 @@ func (s *Stage) judgePairs(iv flow.Interval, buf uint64) {
 	pm := s.pooled[scopePair]
 	for _, d := range s.devs {
 		pm.Observe(d.d) //nolint:errcheck // deviations are finite
+	}
+	for _, sd := range s.sides {
+		pm.ObserveBelow(sd.found[buf].below)
 	}
 	thr, _ := pm.Threshold()
 	slices.SortFunc(s.cands, func(x, y *pairCand) int {

@@ -53,6 +53,7 @@ func (s *Stage) Restore(st *anomaly.State) error {
 			s.pooled[scope] = p
 		}
 	}
+	s.publishPairBase()
 	for name, b := range st.Baselines {
 		measure, addr, ok := strings.Cut(name, " ")
 		a, err := netip.ParseAddr(addr)
