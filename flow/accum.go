@@ -292,8 +292,17 @@ func attempts(f, rev *flowState) Attempts {
 		}
 		a.Answered = tcpAns + udpAns + echoAns
 		a.Refused = tcpRef + udpRef + echoRef
+		// Bare ACKs to several ports, each reset: an ACK or window scan.
+		// One port reset is a connection ending, not a probe.
+		if f.ackProbes >= 2 {
+			probes := min(uint64(f.ackProbes), uint64(rev.rst)-min(uint64(rev.rst), tcpRef))
+			if probes >= 2 {
+				a.Tried += probes
+				a.Refused += probes
+			}
+		}
 	}
-	a.Failed = tries - a.Answered
+	a.Failed = a.Tried - a.Answered
 	return a
 }
 
@@ -345,7 +354,7 @@ func (g *aggregates) fold(f, rev *flowState) {
 	t := &g.traffic
 	t.Bytes += bytes
 	t.Packets += packets
-	switch f.local {
+	switch f.bits & (localSrc | localDst) {
 	case localSrc:
 		t.OutBytes += bytes
 		t.OutPackets += packets
@@ -396,7 +405,7 @@ func (g *aggregates) fold(f, rev *flowState) {
 			d.ports.add(q)
 		}
 	}
-	if f.local&localSrc != 0 {
+	if f.bits&localSrc != 0 {
 		if h, created := g.host.get(sk); h != nil {
 			if created {
 				h.Addr = sk.addr()
@@ -406,7 +415,7 @@ func (g *aggregates) fold(f, rev *flowState) {
 			h.PeersOut++
 		}
 	}
-	if f.local&localDst != 0 {
+	if f.bits&localDst != 0 {
 		if h, created := g.host.get(dk); h != nil {
 			if created {
 				h.Addr = dk.addr()

@@ -315,6 +315,42 @@ func TestEchoTriesAndUnsolicitedAnswers(t *testing.T) {
 	}
 }
 
+// Bare ACKs to several ports, each reset, are an ACK (or window) scan: the
+// resets count as refused tries. One connection reset is not a probe, nor
+// are the ACKs of an established transfer.
+func TestResetACKProbesAreRefusedTries(t *testing.T) {
+	var recs []capture.Record
+	for p := range 20 {
+		recs = append(recs,
+			tcpRec(time.Second, "192.0.2.7", "10.0.0.9", 53073, uint16(1000+p), ack, 54),
+			tcpRec(time.Second, "10.0.0.9", "192.0.2.7", uint16(1000+p), 53073, capture.FlagRST, 54))
+	}
+	// A transfer's ACKs, and a connection that ends with a reset.
+	for range 30 {
+		recs = append(recs, tcpRec(2*time.Second, "10.0.0.5", "198.51.100.1", 40000, 443, ack, 54),
+			tcpRec(2*time.Second, "198.51.100.1", "10.0.0.5", 443, 40000, ack, 1500))
+	}
+	recs = append(recs, tcpRec(3*time.Second, "10.0.0.6", "198.51.100.2", 40001, 443, ack, 54),
+		tcpRec(3*time.Second, "198.51.100.2", "10.0.0.6", 443, 40001, rstAck, 54))
+	// A port probed by ACK and then tried is a try, and the tried ports
+	// are counted apart from the ACK ones.
+	recs = append(recs, tcpRec(time.Second, "192.0.2.8", "10.0.0.9", 53000, 22, ack, 54),
+		tcpRec(time.Second, "192.0.2.8", "10.0.0.9", 53000, 23, ack, 54),
+		tcpRec(time.Second, "192.0.2.8", "10.0.0.9", 53001, 22, syn, 60))
+	r, _ := observe(t, 2, nil, recs)
+	if got := r.source(t, 0, "192.0.2.8").Attempts; got != (Attempts{Tried: 1, Failed: 1, SYNs: 1}) {
+		t.Errorf("ACKs then a SYN: %+v, want the SYN's one try", got)
+	}
+	if got := r.source(t, 0, "192.0.2.7").Attempts; got != (Attempts{Tried: 20, Refused: 20, Failed: 20}) {
+		t.Errorf("the ACK scan: %+v, want 20 refused tries", got)
+	}
+	for _, src := range []string{"10.0.0.5", "10.0.0.6", "198.51.100.1"} {
+		if got := r.source(t, 0, src).Attempts; got.Tried != 0 {
+			t.Errorf("%s: %+v, want no tries", src, got)
+		}
+	}
+}
+
 // An interval's traffic sums every pair, splits out and in at the local
 // networks, and spans its packets' times, in whatever order they came; a
 // pair evicted mid-interval still counts.

@@ -83,7 +83,7 @@ func TestSpoofedFloodStaysWithinCaps(t *testing.T) {
 	// list; every key at most three times (the open and the collected set
 	// of each shard, and the merged set) with its map entry; the port
 	// sets; the shards' batches; and 4 MiB for everything else.
-	perFlow := uint64(unsafe.Sizeof(flowState{})) + seriesCap*8 + 4*4 + 4
+	perFlow := uint64(unsafe.Sizeof(flowState{})) + seriesCap*uint64(unsafe.Sizeof(seriesValue(0))) + 4*4 + 4
 	perKey := uint64(unsafe.Sizeof(SourceStat{})+unsafe.Sizeof(DestStat{})+unsafe.Sizeof(HostStat{})) + 3*64
 	bound := maxFlows*perFlow + 3*maxKeys*perKey + maxPortSets*uint64(unsafe.Sizeof(portBitmap{})) +
 		shards*batchesPerShd*batchSize*uint64(unsafe.Sizeof(entry{})) + 4<<20

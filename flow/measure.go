@@ -37,14 +37,21 @@ const (
 	markUDPReply                    // sent UDP from a service port to an ephemeral one
 )
 
+// bareACKWire is the largest frame of a bare ACK: Ethernet, IP and TCP
+// headers with options, or the 60-byte minimum frame; one with payload is
+// longer.
+const bareACKWire = 66
+
 // inlinePorts is how many distinct tried ports a pair holds in its own
 // state; most pairs try one or two, and a scan spills into a bitmap.
 const inlinePorts = 4
 
-// Bits of flowState.local, set when the flow is created.
+// Bits of flowState.bits.
 const (
-	localSrc uint8 = 1 << iota
-	localDst
+	localSrc    uint8 = 1 << iota // set when the flow is created
+	localDst                      // set when the flow is created
+	flowInUse                     // the slab position holds a flow
+	flowAlerted                   // raised an alert not yet resolved
 )
 
 func inc16(x *uint16) {
@@ -82,6 +89,7 @@ func (s *shard) measure(f *flowState, e *entry) {
 		fl := e.flags
 		if fl&capture.FlagACK == 0 {
 			if fl&capture.FlagRST == 0 {
+				s.startTries(f)
 				if s.ports.add(f, e.dport) {
 					inc16(&f.tcpTries)
 				}
@@ -91,6 +99,12 @@ func (s *shard) measure(f *flowState, e *entry) {
 			}
 		} else if fl&capture.FlagSYN != 0 {
 			inc16(&f.synAck)
+		} else if fl == capture.FlagACK && e.wire <= bareACKWire && e.sport >= 1024 && f.tcpTries == 0 && s.ports.add(f, e.dport) {
+			// A probe comes from an ephemeral port (a server's ACKs to
+			// its clients' ports, reset after they closed, are not one)
+			// of a pair that tries nothing else, whose tried ports it
+			// would otherwise mix with.
+			inc16(&f.ackProbes)
 		}
 		if fl&capture.FlagRST != 0 {
 			inc16(&f.rst)
@@ -101,6 +115,7 @@ func (s *shard) measure(f *flowState, e *entry) {
 	case protoUDP:
 		inc16(&f.udp)
 		if e.sport >= 1024 || e.dport < 1024 {
+			s.startTries(f)
 			if s.ports.add(f, e.dport) {
 				inc16(&f.udpTries)
 			}
@@ -130,6 +145,19 @@ func (s *shard) measure(f *flowState, e *entry) {
 		case 129:
 			f.marks |= markEchoReply
 		}
+	}
+}
+
+// startTries empties the port set of a pair about to try its first port
+// in the interval when it holds bare-ACK ports: tried ports are counted
+// apart from them, and a port probed by ACK and then tried is a try.
+func (s *shard) startTries(f *flowState) {
+	if f.ackProbes == 0 || f.tcpTries != 0 || f.udpTries != 0 {
+		return
+	}
+	f.nports = 0
+	if f.portSet > 0 {
+		clear(s.ports.all[f.portSet-1][:])
 	}
 }
 

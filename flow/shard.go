@@ -177,10 +177,10 @@ func (s *shard) account(entries []entry) {
 		s.measure(f, e)
 		if isNew {
 			if localIn(s.local, e.k.src0, e.k.src1) {
-				f.local |= localSrc
+				f.bits |= localSrc
 			}
 			if localIn(s.local, e.k.dst0, e.k.dst1) {
-				f.local |= localDst
+				f.bits |= localDst
 			}
 			created++
 			s.active = append(s.active, slot)
@@ -206,7 +206,7 @@ func (s *shard) dropped(f *flowState) {
 		// Its interval still counts towards its source and destination.
 		s.foldPair(f)
 	}
-	if f.alerted && s.cfg.ResolveAfter > 0 {
+	if f.bits&flowAlerted != 0 && s.cfg.ResolveAfter > 0 {
 		s.pendingResolved = append(s.pendingResolved, *f)
 	}
 }
@@ -226,7 +226,7 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 	s.pairSlots, s.pairRevs = s.pairSlots[:0], s.pairRevs[:0]
 	for _, slot := range s.active {
 		f := &t.flows[slot]
-		if !f.inUse || f.lastActive != idx || f.lastClosed >= idx {
+		if f.bits&flowInUse == 0 || f.lastActive != idx || f.lastClosed >= idx {
 			continue // evicted, reused, or already closed
 		}
 		if s.aggs != nil && f.marks&markFolded == 0 {
@@ -249,7 +249,7 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 	}
 	for _, slot := range s.active {
 		f := &t.flows[slot]
-		if !f.inUse || f.lastActive != idx || f.packets == 0 {
+		if f.bits&flowInUse == 0 || f.lastActive != idx || f.packets == 0 {
 			continue // evicted, or a reused slot already scored
 		}
 		if f.bytes >= s.cfg.MinBytes && f.bytes > 0 {
@@ -260,8 +260,8 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 			p := s.det.Score(series, &s.scores)
 			if p >= s.cfg.Threshold && !math.IsNaN(p) {
 				alerts = append(alerts, s.build(f, idx, series, p, false))
-				if !f.alerted {
-					f.alerted = true
+				if f.bits&flowAlerted == 0 {
+					f.bits |= flowAlerted
 					if s.cfg.ResolveAfter > 0 {
 						s.alerted = append(s.alerted, slot)
 					}
@@ -269,7 +269,7 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 				f.lastAlert = idx
 			}
 		}
-		f.counts = counts{}
+		f.counts, f.ackProbes = counts{}, 0
 	}
 	s.active = s.active[:0]
 	if s.ports.full != 0 {
@@ -282,7 +282,7 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 		keep := s.alerted[:0]
 		for _, slot := range s.alerted {
 			f := &t.flows[slot]
-			if !f.inUse || !f.alerted {
+			if f.bits&(flowInUse|flowAlerted) != flowInUse|flowAlerted {
 				continue
 			}
 			if idx-f.lastAlert >= int64(s.cfg.ResolveAfter) {
@@ -295,7 +295,7 @@ func (s *shard) closeInterval(idx int64) []*alert.Alert {
 				a := s.build(f, idx, series, 0, true)
 				a.Bytes = bytes
 				alerts = append(alerts, a)
-				f.alerted = false
+				f.bits &^= flowAlerted
 				continue
 			}
 			keep = append(keep, slot)
@@ -385,7 +385,7 @@ func (s *shard) flowAt(slot int32) *flowState {
 // sent in the open interval and f tried or answered something (else there
 // is nothing to judge), or none.
 func (s *shard) reverseOf(f *flowState) int32 {
-	if f.tcpTries == 0 && f.udpTries == 0 && f.marks&markEcho == 0 && !f.answers() {
+	if f.tcpTries == 0 && f.udpTries == 0 && f.ackProbes < 2 && f.marks&markEcho == 0 && !f.answers() {
 		return none
 	}
 	rk := f.key.reverse()

@@ -83,9 +83,12 @@ type flowState struct {
 	prev, next int32 // recency list, most recent at head
 	head       uint16
 	length     uint16
-	alerted    bool // raised an alert not yet resolved
-	inUse      bool
-	local      uint8 // localSrc, localDst
+	bits       uint8 // flowInUse, flowAlerted, localSrc, localDst
+	// ackProbes counts, in the open interval, the distinct destination
+	// ports of bare ACK segments (no payload, no other flag), saturating:
+	// an ACK or window scan probes with them. It sits here, not in
+	// counts, where it would cost 8 bytes of padding per flow.
+	ackProbes uint16
 }
 
 // table holds one shard's flows: a slab of states, an open-addressing index
@@ -132,7 +135,7 @@ func (t *table) resize(n int) {
 	t.slots = make([]int32, n)
 	t.mask = uint64(n - 1)
 	for i := range t.flows {
-		if f := &t.flows[i]; f.inUse {
+		if f := &t.flows[i]; f.bits&flowInUse != 0 {
 			p := t.hashOf(&f.key) & t.mask
 			for t.slots[p] != 0 {
 				p = (p + 1) & t.mask
@@ -185,7 +188,7 @@ func (t *table) lookup(k *key, h uint64, now int64, old *flowState) (slot int32,
 		t.flows = append(t.flows, flowState{})
 		t.series = append(t.series, make([]seriesValue, t.seriesCap)...)
 	}
-	t.flows[slot] = flowState{key: *k, lastActive: now, lastClosed: now - 1, prev: none, next: none, inUse: true}
+	t.flows[slot] = flowState{key: *k, lastActive: now, lastClosed: now - 1, prev: none, next: none, bits: flowInUse}
 	t.slots[p] = slot + 1
 	t.count++
 	t.pushFront(slot)
