@@ -17,6 +17,10 @@ type srcState struct {
 	// failedDsts and newDsts are decayed sums over the window.
 	failedDsts, newDsts float64
 	last                int64
+	// since is the interval the source was first seen in this run (once
+	// seen is set): restored baselines do not count as seeing it.
+	since int64
+	seen  bool
 }
 
 // dstState is what the stage learns about one destination address.

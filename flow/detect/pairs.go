@@ -130,6 +130,8 @@ type findings struct {
 	bySrc      map[netip.Addr]srcExtra
 	maxNew     int
 	newDropped uint64
+	// beacons are the pairs' events for the beacon detector.
+	beacons []beaconEvent
 }
 
 // state returns slot's state, growing the side table as the flow table's
@@ -186,7 +188,7 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view pairSource) {
 	cfg := s.shardCfg.Load()
 	fd := &sd.found[sd.closes&1]
 	sd.closes++
-	fd.cands, fd.devs = fd.cands[:0], fd.devs[:0]
+	fd.cands, fd.devs, fd.beacons = fd.cands[:0], fd.devs[:0], fd.beacons[:0]
 	clear(fd.bySrc)
 	fd.newDropped = 0
 	minDev := s.pooledCfg.MinDeviation
@@ -194,6 +196,9 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view pairSource) {
 		pair := view.Pair(i)
 		p := &pair
 		st := sd.state(p.Slot)
+		if cfg.on(Beacon) {
+			s.noteBeacon(cfg, fd, p, st.last, iv)
+		}
 		if p.New {
 			*st = pairState{last: iv.Index}
 		}
