@@ -27,12 +27,13 @@ import (
 //     BeaconMaxHosts local hosts contact it (malware calls home alone; a
 //     service many hosts poll is infrastructure);
 //   - it started while the source was being watched: its first event came
-//     more than one and a half periods (plus two intervals) after the
-//     source's first packet seen in this run. Software that checks in
-//     from the start (agents, keep-alives, telemetry) has been doing so
-//     since before the daemon looked, so its first check-in comes within
-//     a period of the source's first packet, and it is learned as part of
-//     the host.
+//     more than one and a half periods (plus two intervals), and more than
+//     beaconSettle, after the source's first packet seen in this run.
+//     Software that checks in from the start (agents, keep-alives,
+//     telemetry) has been doing so since before the daemon looked, so its
+//     first check-in comes within a period of the source's first packet;
+//     and what a host does in its first minutes in view (sessions already
+//     open, programs starting) is its baseline, not news.
 //
 // The table is bounded (BeaconMaxPairs); a new pair that finds it full is
 // dropped and counted.
@@ -44,6 +45,10 @@ const beaconRing = 16
 // longer one starts the series afresh, and a pair silent that long is
 // forgotten. Beacons slower than this are not looked for.
 const beaconMaxGap = time.Hour
+
+// beaconSettle is how long after a source is first seen its new periodic
+// contacts still count as what it always did.
+const beaconSettle = 2 * time.Minute
 
 // beaconKey is a directional pair in 16-byte form (IPv4 mapped).
 type beaconKey struct{ src, dst [16]byte }
@@ -281,7 +286,7 @@ func (s *Stage) judgeBeacon(iv flow.Interval, t *beaconTrack, ev *beaconEvent) {
 	}
 	period := r.Expected
 	lead := float64(t.born-t.srcFirst) * sec
-	if lead <= 1.5*period+2*sec {
+	if lead <= max(1.5*period+2*sec, beaconSettle.Seconds()) {
 		return // checking in since the source was first seen: learned
 	}
 	hosts := bs.table.perDst[t.key.dst]
