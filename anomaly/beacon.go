@@ -171,6 +171,8 @@ type BeaconTrack struct {
 	Times    []int64  `json:"times"`
 	Sizes    []uint32 `json:"sizes"`
 	Alerted  bool     `json:"alerted,omitempty"`
+	// Settled: the pair was found to be its source's habit.
+	Settled bool `json:"settled,omitempty"`
 }
 
 // check reports what is wrong with a saved track, if anything.

@@ -34,6 +34,13 @@ import (
 //     first check-in comes within a period of the source's first packet;
 //     and what a host does in its first minutes in view (sessions already
 //     open, programs starting) is its baseline, not news.
+//   - it is not a habit of the source moving address: a device whose
+//     cloud service rotates its addresses checks in at the same period
+//     with the same sizes with one address after another. The period and
+//     size of every regular pair the source had from the start (and of
+//     every beacon reported) are remembered per source (maxHabits); a new
+//     pair matching one (period within 15% or half an interval, sizes
+//     within a factor of two) is that habit, not news.
 //
 // The table is bounded (BeaconMaxPairs); a new pair that finds it full is
 // dropped and counted.
@@ -49,6 +56,44 @@ const beaconMaxGap = time.Hour
 // beaconSettle is how long after a source is first seen its new periodic
 // contacts still count as what it always did.
 const beaconSettle = 2 * time.Minute
+
+// maxHabits is how many periodic habits are remembered per source.
+const maxHabits = 4
+
+// beaconHabit is a source's periodic check-in: period (seconds) and
+// median size (bytes).
+type beaconHabit struct{ period, size float32 }
+
+// matches reports whether a pair checking in every period with size
+// bytes is this habit; sec is the interval.
+func (h beaconHabit) matches(period, size, sec float64) bool {
+	hp, hs := float64(h.period), float64(h.size)
+	return math.Abs(period-hp) <= max(0.15*hp, sec/2) && size <= 2*hs && hs <= 2*size
+}
+
+// habit reports whether a pair checking in every period with size bytes
+// matches one of st's habits.
+func (st *srcState) habit(period, size, sec float64) bool {
+	for _, h := range st.habits[:min(int(st.nh), maxHabits)] {
+		if h.matches(period, size, sec) {
+			return true
+		}
+	}
+	return false
+}
+
+// learnHabit remembers a periodic check-in of st, replacing the oldest
+// when all slots are taken; one it already has is not added twice.
+func (st *srcState) learnHabit(period, size, sec float64) {
+	if st.habit(period, size, sec) {
+		return
+	}
+	st.habits[int(st.nh)%maxHabits] = beaconHabit{float32(period), float32(size)}
+	st.nh++
+	if st.nh == 2*maxHabits {
+		st.nh = maxHabits // keeps counting round the slots without overflowing
+	}
+}
 
 // beaconKey is a directional pair in 16-byte form (IPv4 mapped).
 type beaconKey struct{ src, dst [16]byte }
@@ -77,8 +122,11 @@ type beaconTrack struct {
 	total       uint32 // events in the current series
 	n, head     uint8  // events held in the ring, next slot
 	alerted     bool
-	at          [beaconRing]int64
-	bytes       [beaconRing]uint32
+	// settled is set once the pair, regular, was found to be its source's
+	// habit: it is not judged again while it is followed.
+	settled bool
+	at      [beaconRing]int64
+	bytes   [beaconRing]uint32
 }
 
 func (t *beaconTrack) push(idx int64, bytes uint32) {
@@ -181,6 +229,7 @@ type beaconSide struct {
 	events    []beaconEvent
 	at        []float64
 	sizes     []float64
+	sorted    []float64
 	// open are the tracks that alerted, kept open while they go on.
 	open map[beaconKey]int64
 }
@@ -261,7 +310,7 @@ func (s *Stage) judgeBeacons(iv flow.Interval, buf uint64) {
 			t.n, t.head, t.total, t.first, t.alerted = 0, 0, 0, now, false
 		}
 		t.push(now, ev.bytes)
-		if s.cfg.on(Beacon) && int(t.n) >= s.cfg.Beacon.MinEvents && !t.alerted {
+		if s.cfg.on(Beacon) && int(t.n) >= s.cfg.Beacon.MinEvents && !t.alerted && !t.settled {
 			s.judgeBeacon(iv, t, ev)
 		}
 	}
@@ -285,13 +334,30 @@ func (s *Stage) judgeBeacon(iv flow.Interval, t *beaconTrack, ev *beaconEvent) {
 		return
 	}
 	period := r.Expected
+	bs.sorted = append(bs.sorted[:0], bs.sizes...)
+	slices.Sort(bs.sorted)
+	size := bs.sorted[len(bs.sorted)/2]
+	srcAddr, _ := t.key.addrs()
+	st, known := s.srcs.lookup(srcAddr)
 	lead := float64(t.born-t.srcFirst) * sec
 	if lead <= max(1.5*period+2*sec, beaconSettle.Seconds()) {
-		return // checking in since the source was first seen: learned
+		// Checking in since the source was first seen: its habit.
+		if known {
+			st.learnHabit(period, size, sec)
+		}
+		t.settled = true
+		return
 	}
 	hosts := bs.table.perDst[t.key.dst]
 	if int(hosts) > s.cfg.BeaconMaxHosts {
 		return
+	}
+	if known {
+		if st.habit(period, size, sec) {
+			t.settled = true
+			return // a habit of the source, moved to another address
+		}
+		st.learnHabit(period, size, sec)
 	}
 	t.alerted = true
 	s.beaconAlert(iv, t, ev, r, beaconFacts{hosts: hosts, lead: lead, sizes: bs.sizes, times: bs.at})
@@ -444,7 +510,7 @@ func (s *Stage) beaconState() []anomaly.BeaconTrack {
 		t := &tb.tracks[tb.idx[k]]
 		src, dst := k.addrs()
 		bt := anomaly.BeaconTrack{Src: src.String(), Dst: dst.String(), SrcFirst: t.srcFirst * ms, Born: t.born * ms,
-			Start: t.first * ms, Total: t.total, Alerted: t.alerted}
+			Start: t.first * ms, Total: t.total, Alerted: t.alerted, Settled: t.settled}
 		start := (int(t.head) - int(t.n) + beaconRing) % beaconRing
 		for i := range int(t.n) {
 			j := (start + i) % beaconRing
@@ -477,13 +543,40 @@ func (s *Stage) restoreBeacons(saved []anomaly.BeaconTrack) error {
 			break // the most recent runs first would be better; the cap rarely bites here
 		}
 		t, _ := s.beacon.table.insert(k, 0, s.beaconGapIntervals())
-		t.srcFirst, t.born, t.first, t.alerted = bt.SrcFirst/ms, bt.Born/ms, bt.Start/ms, bt.Alerted
+		t.srcFirst, t.born, t.first, t.alerted, t.settled = bt.SrcFirst/ms, bt.Born/ms, bt.Start/ms, bt.Alerted, bt.Settled
 		times := bt.Times[max(0, len(bt.Times)-beaconRing):]
 		sizes := bt.Sizes[max(0, len(bt.Sizes)-beaconRing):]
 		for j := range times {
 			t.push(times[j]/ms, sizes[j])
 		}
 		t.total = max(bt.Total, uint32(t.n))
+		s.relearnHabit(t)
 	}
 	return nil
+}
+
+// relearnHabit learns again, from a restored track, the habit it taught
+// its source: regular, and checking in since the source was first seen
+// or reported already.
+func (s *Stage) relearnHabit(t *beaconTrack) {
+	bs := &s.beacon
+	if int(t.n) < s.cfg.Beacon.MinEvents {
+		return
+	}
+	if bs.scorer == nil || bs.scorerCfg != s.cfg.Beacon {
+		bs.scorer, _ = anomaly.NewBeacon(s.cfg.Beacon)
+		bs.scorerCfg = s.cfg.Beacon
+	}
+	sec := s.cfg.Interval.Seconds()
+	bs.at, bs.sizes = t.events(bs.at[:0], bs.sizes[:0], sec)
+	var r anomaly.Result
+	bs.scorer.Score(bs.at, bs.sizes, &r)
+	lead := float64(t.born-t.srcFirst) * sec
+	if !r.Hit || !t.alerted && !t.settled && lead > max(1.5*r.Expected+2*sec, beaconSettle.Seconds()) {
+		return
+	}
+	bs.sorted = append(bs.sorted[:0], bs.sizes...)
+	slices.Sort(bs.sorted)
+	src, _ := t.key.addrs()
+	s.srcs.get(src, 0).learnHabit(r.Expected, bs.sorted[len(bs.sorted)/2], sec)
 }

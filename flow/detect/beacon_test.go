@@ -263,3 +263,35 @@ func TestBeaconSurvivesARestart(t *testing.T) {
 		t.Errorf("without the saved state: %s", got[0].Reason)
 	}
 }
+
+// TestBeaconHabitMovingAddress: a device that has checked in every
+// minute with ~300 B since it was first seen, with an address its cloud
+// service then rotates, is not reported when the same check-ins go to the
+// next address; a new pattern (every 30 s with ~1.5 kB) from it to
+// another new address is.
+func TestBeaconHabitMovingAddress(t *testing.T) {
+	first := beaconScene{src: "10.0.0.7", dst: "198.18.0.9", start: 0, n: 15, period: time.Minute, jitter: 2 * time.Second,
+		size: 300, browseFor: 600, seed: 5}
+	moved := first
+	moved.dst, moved.start, moved.browseFor, moved.seed = "198.18.0.10", 15*12+6, 0, 6
+	other := moved
+	other.dst, other.period, other.size, other.seed = "198.18.0.11", 30*time.Second, 1500, 7
+	for _, c := range []struct {
+		name  string
+		next  beaconScene
+		alert bool
+	}{{"same habit, next address", moved, false}, {"another pattern", other, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			recs := append(first.records(), c.next.records()...)
+			sortRecords(recs)
+			alerts, _ := run(t, testConfig(2), recs, nil)
+			got := only(alerts, "beacon")
+			switch {
+			case c.alert && (len(got) != 1 || got[0].Dst != c.next.dst):
+				t.Errorf("%d beacon alerts, want one towards %s", len(got), c.next.dst)
+			case !c.alert && len(got) != 0:
+				t.Errorf("want silence, got %s", got[0].Reason)
+			}
+		})
+	}
+}

@@ -21,6 +21,10 @@ type srcState struct {
 	// seen is set): restored baselines do not count as seeing it.
 	since int64
 	seen  bool
+	// habits are the periodic check-ins the beacon detector learned the
+	// source has (see beacon.go), nh how many were learned.
+	habits [maxHabits]beaconHabit
+	nh     uint8
 }
 
 // dstState is what the stage learns about one destination address.
