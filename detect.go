@@ -61,7 +61,7 @@ func registerDetectFlags(fs *flag.FlagSet, d *detectOptions) {
 	fs.Float64Var(&d.beaconThreshold, "beacon_threshold", anomaly.DefaultBeaconThreshold, "beacon: regularity of gaps and sizes (0 to 1, as RITA scores it) above which a pair is a beacon")
 	fs.Float64Var(&d.beaconBytes, "beacon_max_bytes", detect.DefaultBeaconMaxBytes, "beacon: an interval in which a pair sends more than this many `bytes` is no check-in")
 	fs.IntVar(&d.beaconHosts, "beacon_max_hosts", detect.DefaultBeaconMaxHosts, "beacon: alert only when at most this many local `hosts` contact the outside destination (more: a shared service)")
-	fs.IntVar(&d.beaconPairs, "beacon_max_pairs", detect.DefaultBeaconMaxPairs, "most `pairs` the beacon detector follows, about 350 bytes each; new pairs past it are dropped (counted)")
+	fs.IntVar(&d.beaconPairs, "beacon_max_pairs", detect.DefaultBeaconMaxPairs, "most `pairs` the beacon detector follows, about 450 bytes each; new pairs past it are dropped (counted)")
 	fs.IntVar(&d.maxKeys, "detect_max_keys", detect.DefaultMaxKeys, "most source and destination addresses whose learned state is kept, each; past it the least recently seen are forgotten (counted)")
 	fs.StringVar(&d.stateFile, "state_file", "", "learned-state `file`, loaded at start and saved periodically and at shutdown (default: <-l>/wherefore_state.json live; none with -pcapfile, so a capture gives the same alerts every run)")
 	fs.DurationVar(&d.stateEvery, "state_save_every", 10*time.Minute, "how often the learned state is saved while running")

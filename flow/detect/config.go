@@ -104,7 +104,7 @@ const (
 	DefaultBruteForcePorts = "21,22,23,25,110,143,445,1433,3306,3389,5432,5900"
 	DefaultBeaconMaxBytes  = 20_000
 	DefaultBeaconMaxHosts  = 2
-	DefaultBeaconMaxPairs  = 1 << 16
+	DefaultBeaconMaxPairs  = 1 << 14
 )
 
 // Config configures the detection stage. Zero values take the defaults
@@ -172,7 +172,7 @@ type Config struct {
 	// many local hosts (-beacon_max_hosts). Default 2.
 	BeaconMaxHosts int
 	// BeaconMaxPairs caps the pairs the beacon detector follows
-	// (-beacon_max_pairs). Default 65536.
+	// (-beacon_max_pairs). Default 16384.
 	BeaconMaxPairs int
 }
 
