@@ -295,3 +295,33 @@ func TestBeaconHabitMovingAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestBeaconResolves: with -resolve_after 3 a beacon checking in every
+// 12 intervals alerts once and stays open while it goes on (quiet
+// intervals between check-ins are not back to normal), and is reported
+// back to normal once it stops.
+func TestBeaconResolves(t *testing.T) {
+	scene := beaconScene{src: "10.0.0.7", dst: "198.18.0.9", start: 120, n: 20, period: time.Minute, jitter: 2 * time.Second,
+		size: 300, browseFor: 500, seed: 8}
+	cfg := testConfig(2)
+	cfg.ResolveAfter = 3
+	alerts, _ := run(t, cfg, scene.records(), nil)
+	var fired, resolved []int
+	for i, a := range alerts {
+		if a.Detector != "beacon" {
+			continue
+		}
+		if a.Resolved {
+			resolved = append(resolved, i)
+		} else {
+			fired = append(fired, i)
+		}
+	}
+	if len(fired) != 1 || len(resolved) != 1 {
+		t.Fatalf("%d beacon alerts and %d resolutions, want 1 and 1", len(fired), len(resolved))
+	}
+	last := at(120+19*12, 0) // about the last check-in
+	if r := alerts[resolved[0]]; r.Time.UnixNano() < last || !strings.Contains(r.Reason, "back to normal") {
+		t.Errorf("resolved at %v (%q), want after the last check-in at %v", r.Time, r.Reason, time.Unix(0, last).UTC())
+	}
+}
