@@ -31,12 +31,14 @@ type detectOptions struct {
 	brutePorts                              string
 	ceilingBytes, ceilingPackets            uint64
 	maxKeys                                 int
+	beaconEvents, beaconHosts, beaconPairs  int
+	beaconThreshold, beaconBytes            float64
 	stateFile                               string
 	stateEvery                              time.Duration
 }
 
 func registerDetectFlags(fs *flag.FlagSet, d *detectOptions) {
-	fs.StringVar(&d.detectors, "detectors", detect.DefaultDetectors, "detectors on, comma-separated: surge (pair and host upload volume, new destinations), ramp, vscan, hscan, fanout, fanin, bruteforce, tunnel; none turns them off (the anomaly tests of -anom_methods run apart)")
+	fs.StringVar(&d.detectors, "detectors", detect.DefaultDetectors, "detectors on, comma-separated: surge (pair and host upload volume, new destinations), ramp, vscan, hscan, fanout, fanin, bruteforce, tunnel, beacon; none turns them off (the anomaly tests of -anom_methods run apart)")
 	fs.StringVar(&d.localNets, "local_nets", "", "comma-separated CIDR `blocks` of local hosts: their sends are uploads (empty: private, shared, link-local, unique-local and loopback ranges)")
 	fs.Float64Var(&d.risk, "detect_risk", detect.DefaultRiskKeyHours, "learned thresholds aim at about one false alert per this many key-`hours` (higher: fewer, larger alerts)")
 	fs.DurationVar(&d.window, "detect_window", detect.DefaultWindow, "scan, fan-out, fan-in and brute-force counts are summed over about this `duration` (Zeek counts within 5 minutes)")
@@ -55,6 +57,11 @@ func registerDetectFlags(fs *flag.FlagSet, d *detectOptions) {
 	fs.StringVar(&d.brutePorts, "bruteforce_ports", detect.DefaultBruteForcePorts, "comma-separated `ports` of services brute force is looked for on")
 	fs.Uint64Var(&d.ceilingBytes, "ceiling_bytes", 0, "static ceiling: any pair or local host sending this many `bytes` in one interval alerts (0: off)")
 	fs.Uint64Var(&d.ceilingPackets, "ceiling_packets", 0, "static ceiling: any pair or local host sending this many `packets` in one interval alerts (0: off)")
+	fs.IntVar(&d.beaconEvents, "beacon_min_events", anomaly.DefaultBeaconMinEvents, "beacon: a pair is judged once it contacted its destination this many `times` (4 to 16), each after an idle interval")
+	fs.Float64Var(&d.beaconThreshold, "beacon_threshold", anomaly.DefaultBeaconThreshold, "beacon: regularity of gaps and sizes (0 to 1, as RITA scores it) above which a pair is a beacon")
+	fs.Float64Var(&d.beaconBytes, "beacon_max_bytes", detect.DefaultBeaconMaxBytes, "beacon: an interval in which a pair sends more than this many `bytes` is no check-in")
+	fs.IntVar(&d.beaconHosts, "beacon_max_hosts", detect.DefaultBeaconMaxHosts, "beacon: alert only when at most this many local `hosts` contact the outside destination (more: a shared service)")
+	fs.IntVar(&d.beaconPairs, "beacon_max_pairs", detect.DefaultBeaconMaxPairs, "most `pairs` the beacon detector follows, about 450 bytes each; new pairs past it are dropped (counted)")
 	fs.IntVar(&d.maxKeys, "detect_max_keys", detect.DefaultMaxKeys, "most source and destination addresses whose learned state is kept, each; past it the least recently seen are forgotten (counted)")
 	fs.StringVar(&d.stateFile, "state_file", "", "learned-state `file`, loaded at start and saved periodically and at shutdown (default: <-l>/wherefore_state.json live; none with -pcapfile, so a capture gives the same alerts every run)")
 	fs.DurationVar(&d.stateEvery, "state_save_every", 10*time.Minute, "how often the learned state is saved while running")
@@ -65,7 +72,8 @@ func detectReloadable(name string) bool {
 	switch name {
 	case "detectors", "surge_min_bytes", "new_dest_min_bytes", "host_surge_min_bytes", "tunnel_min_bytes",
 		"ramp_intervals", "ramp_growth", "ramp_min_bytes", "vscan_ports", "hscan_hosts", "fanout_dsts",
-		"fanin_srcs", "bruteforce_conns", "bruteforce_ports", "ceiling_bytes", "ceiling_packets":
+		"fanin_srcs", "bruteforce_conns", "bruteforce_ports", "ceiling_bytes", "ceiling_packets",
+		"beacon_min_events", "beacon_threshold", "beacon_max_bytes", "beacon_max_hosts":
 		return true
 	}
 	return false
@@ -91,6 +99,8 @@ func detectConfig(o *options, fcfg *flow.Config) (detect.Config, error) {
 		VScanFloor: d.vscan, HScanFloor: d.hscan, FanOutFloor: d.fanout, FanInFloor: d.fanin, BruteForceFloor: d.brute,
 		BruteForcePorts: ports, CeilingBytes: d.ceilingBytes, CeilingPackets: d.ceilingPackets,
 		ResolveAfter: fcfg.ResolveAfter, MaxSources: d.maxKeys, MaxDests: d.maxKeys,
+		Beacon:         anomaly.BeaconConfig{MinEvents: d.beaconEvents, Threshold: d.beaconThreshold},
+		BeaconMaxBytes: d.beaconBytes, BeaconMaxHosts: d.beaconHosts, BeaconMaxPairs: d.beaconPairs,
 	}
 	if err := c.Validate(); err != nil {
 		return detect.Config{}, err

@@ -155,3 +155,33 @@ func quantileSorted(xs []float64, p float64) float64 {
 	}
 	return xs[lo] + (h-float64(lo))*(xs[lo+1]-xs[lo])
 }
+
+// BeaconTrack is one pair's events as the beacon detector keeps them
+// across a restart (State.Beacons). Times are Unix milliseconds of the
+// intervals the events fell in, oldest first; Sizes their bytes.
+type BeaconTrack struct {
+	Src string `json:"src"`
+	Dst string `json:"dst"`
+	// SrcFirst is when the source was first seen, Born when the pair's
+	// first event came, Start when its current series began (Unix ms).
+	SrcFirst int64    `json:"src_first"`
+	Born     int64    `json:"born"`
+	Start    int64    `json:"start"`
+	Total    uint32   `json:"total"`
+	Times    []int64  `json:"times"`
+	Sizes    []uint32 `json:"sizes"`
+	Alerted  bool     `json:"alerted,omitempty"`
+	// Settled: the pair was found to be its source's habit.
+	Settled bool `json:"settled,omitempty"`
+}
+
+// check reports what is wrong with a saved track, if anything.
+func (t *BeaconTrack) check() error {
+	if len(t.Times) != len(t.Sizes) || len(t.Times) == 0 || len(t.Times) > 1024 {
+		return fmt.Errorf("beacon track %s->%s has %d times and %d sizes (want as many of each, 1 to 1024)", t.Src, t.Dst, len(t.Times), len(t.Sizes))
+	}
+	if !slices.IsSorted(t.Times) || t.Start > t.Times[0] || t.Born > t.Start {
+		return fmt.Errorf("beacon track %s->%s: times out of order", t.Src, t.Dst)
+	}
+	return nil
+}

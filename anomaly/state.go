@@ -35,6 +35,9 @@ type State struct {
 	DSPOT     map[string]*DSPOT
 	Pooled    map[string]*Pooled
 	Baselines map[string]Baseline
+	// Beacons are the pairs the beacon detector follows (added within
+	// version 1: files without them load with none).
+	Beacons []BeaconTrack
 }
 
 type stateJSON struct {
@@ -44,6 +47,7 @@ type stateJSON struct {
 	DSPOT     map[string]*DSPOT   `json:"dspot,omitempty"`
 	Pooled    map[string]*Pooled  `json:"pooled,omitempty"`
 	Baselines map[string]Baseline `json:"baselines,omitempty"`
+	Beacons   []BeaconTrack       `json:"beacons,omitempty"`
 }
 
 // Save writes s to w as versioned JSON.
@@ -51,7 +55,7 @@ func (s *State) Save(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	err := json.NewEncoder(bw).Encode(stateJSON{
 		Format: stateFormat, Version: StateVersion,
-		SPOT: s.SPOT, DSPOT: s.DSPOT, Pooled: s.Pooled, Baselines: s.Baselines,
+		SPOT: s.SPOT, DSPOT: s.DSPOT, Pooled: s.Pooled, Baselines: s.Baselines, Beacons: s.Beacons,
 	})
 	if err != nil {
 		return fmt.Errorf("anomaly: encoding learned state: %w", err)
@@ -99,12 +103,17 @@ func LoadState(r io.Reader) (*State, error) {
 			return nil, fmt.Errorf("%w: baseline %q has center %g, spread %g", ErrStateCorrupt, name, b.Center, b.Spread)
 		}
 	}
+	for i := range sj.Beacons {
+		if err := sj.Beacons[i].check(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrStateCorrupt, err)
+		}
+	}
 	for kind, name := range map[string]string{"spot": nilKey(sj.SPOT), "dspot": nilKey(sj.DSPOT), "pooled": nilKey(sj.Pooled)} {
 		if name != "" {
 			return nil, fmt.Errorf("%w: %s model %s is null", ErrStateCorrupt, kind, name)
 		}
 	}
-	return &State{SPOT: sj.SPOT, DSPOT: sj.DSPOT, Pooled: sj.Pooled, Baselines: sj.Baselines}, nil
+	return &State{SPOT: sj.SPOT, DSPOT: sj.DSPOT, Pooled: sj.Pooled, Baselines: sj.Baselines, Beacons: sj.Beacons}, nil
 }
 
 // nilKey returns the quoted name of a null model in m, or "".

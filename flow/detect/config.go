@@ -2,7 +2,7 @@
 // judges every closed interval's pairs, sources, destinations and local
 // hosts with the detectors of package anomaly (volume surges and transfers
 // to new destinations, ramps, scans, fan-out, fan-in, brute force, tunnels,
-// a static ceiling) and turns hits into alerts a person can act on.
+// beacons, a static ceiling) and turns hits into alerts a person can act on.
 //
 // Learned state lives in side tables: per pair, indexed by shard and
 // flow.PairStat.Slot and touched only by that shard's goroutine; per
@@ -38,6 +38,9 @@ const (
 	Tunnel
 	// Ceiling alerts on any pair or host past a fixed volume.
 	Ceiling
+	// Beacon judges how regularly a local host contacts an outside
+	// address (see beacon.go).
+	Beacon
 )
 
 var detectorNames = [...]struct {
@@ -45,7 +48,7 @@ var detectorNames = [...]struct {
 	name string
 }{
 	{Surge, "surge"}, {Ramp, "ramp"}, {VScan, "vscan"}, {HScan, "hscan"}, {FanOut, "fanout"},
-	{FanIn, "fanin"}, {BruteForce, "bruteforce"}, {Tunnel, "tunnel"}, {Ceiling, "ceiling"},
+	{FanIn, "fanin"}, {BruteForce, "bruteforce"}, {Tunnel, "tunnel"}, {Ceiling, "ceiling"}, {Beacon, "beacon"},
 }
 
 // String returns the detector's name as alerts carry it.
@@ -59,7 +62,7 @@ func (d Detector) String() string {
 }
 
 // DefaultDetectors are the detectors on unless -detectors says otherwise.
-const DefaultDetectors = "surge,ramp,vscan,hscan,fanout,fanin,bruteforce,tunnel"
+const DefaultDetectors = "surge,ramp,vscan,hscan,fanout,fanin,bruteforce,tunnel,beacon"
 
 // ParseDetectors reads a comma-separated list of detector names
 // (-detectors); "none" or "" turns them all off. Ceiling is on whenever a
@@ -99,6 +102,9 @@ const (
 	DefaultMaxKeys         = 1 << 16
 	DefaultMaxSavedPairs   = 100_000
 	DefaultBruteForcePorts = "21,22,23,25,110,143,445,1433,3306,3389,5432,5900"
+	DefaultBeaconMaxBytes  = 20_000
+	DefaultBeaconMaxHosts  = 2
+	DefaultBeaconMaxPairs  = 1 << 14
 )
 
 // Config configures the detection stage. Zero values take the defaults
@@ -156,6 +162,18 @@ type Config struct {
 	// MaxSavedPairs caps the pairs whose baselines the state file keeps,
 	// the most active first. Default 100000.
 	MaxSavedPairs int
+	// Beacon scores a pair's last events (-beacon_min_events,
+	// -beacon_threshold); defaults 10 events, regularity 0.8.
+	Beacon anomaly.BeaconConfig
+	// BeaconMaxBytes: an interval in which a pair sends more than this
+	// is no beacon's check-in (-beacon_max_bytes). Default 20 kB.
+	BeaconMaxBytes float64
+	// BeaconMaxHosts: a beacon's destination is contacted by at most this
+	// many local hosts (-beacon_max_hosts). Default 2.
+	BeaconMaxHosts int
+	// BeaconMaxPairs caps the pairs the beacon detector follows
+	// (-beacon_max_pairs). Default 16384.
+	BeaconMaxPairs int
 }
 
 // Validate applies the defaults and reports the first bad field by its flag.
@@ -193,6 +211,7 @@ func (c *Config) Validate() error {
 		{&c.FanOutFloor, "-fanout_dsts", anomaly.DefaultFanOutFloor},
 		{&c.FanInFloor, "-fanin_srcs", anomaly.DefaultFanInFloor},
 		{&c.BruteForceFloor, "-bruteforce_conns", anomaly.DefaultBruteForceFloor},
+		{&c.BeaconMaxBytes, "-beacon_max_bytes", DefaultBeaconMaxBytes},
 	} {
 		switch {
 		case *v.p == 0:
@@ -215,6 +234,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BruteForcePorts == nil {
 		c.BruteForcePorts, _ = ParsePorts(DefaultBruteForcePorts)
+	}
+	if err := c.validateBeacon(); err != nil {
+		return err
 	}
 	if c.ResolveAfter < 0 {
 		return fmt.Errorf("-resolve_after %d: must be 0 (off) or a number of intervals", c.ResolveAfter)

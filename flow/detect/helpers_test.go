@@ -70,7 +70,7 @@ func (c *collector) emit(as []*alert.Alert) {
 
 // testConfig is the default configuration for 5 s intervals.
 func testConfig(shards int) Config {
-	return Config{Interval: testInterval, Shards: shards, Host: "test", Detectors: Surge | Ramp | VScan | HScan | FanOut | FanIn | BruteForce | Tunnel}
+	return Config{Interval: testInterval, Shards: shards, Host: "test", Detectors: Surge | Ramp | VScan | HScan | FanOut | FanIn | BruteForce | Tunnel | Beacon}
 }
 
 // run feeds recs (in time order) through a flow aggregator with a stage

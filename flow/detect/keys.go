@@ -17,6 +17,14 @@ type srcState struct {
 	// failedDsts and newDsts are decayed sums over the window.
 	failedDsts, newDsts float64
 	last                int64
+	// since is the interval the source was first seen in this run (once
+	// seen is set): restored baselines do not count as seeing it.
+	since int64
+	seen  bool
+	// habits are the periodic check-ins the beacon detector learned the
+	// source has (see beacon.go), nh how many were learned.
+	habits [maxHabits]beaconHabit
+	nh     uint8
 }
 
 // dstState is what the stage learns about one destination address.

@@ -133,6 +133,8 @@ type findings struct {
 	// below counts the deviations at or below the pooled pair model's
 	// base, left out of devs.
 	below int
+	// beacons are the pairs' events for the beacon detector.
+	beacons []beaconEvent
 }
 
 // state returns slot's state, growing the side table as the flow table's
@@ -189,7 +191,7 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view pairSource) {
 	cfg := s.shardCfg.Load()
 	fd := &sd.found[sd.closes&1]
 	sd.closes++
-	fd.cands, fd.devs = fd.cands[:0], fd.devs[:0]
+	fd.cands, fd.devs, fd.beacons = fd.cands[:0], fd.devs[:0], fd.beacons[:0]
 	clear(fd.bySrc)
 	fd.newDropped, fd.below = 0, 0
 	minDev := s.pooledCfg.MinDeviation
@@ -198,6 +200,9 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view pairSource) {
 		pair := view.Pair(i)
 		p := &pair
 		st := sd.state(p.Slot)
+		if cfg.on(Beacon) {
+			s.noteBeacon(cfg, fd, p, st.last, iv)
+		}
 		if p.New {
 			*st = pairState{last: iv.Index}
 		}

@@ -47,9 +47,11 @@ type Stage struct {
 	open      map[string]*openAlert
 	counted   map[string]countedAlert
 	res       anomaly.Result
+	beacon    beaconSide
 
 	stats struct {
 		alerts, resolved, srcEvicted, dstEvicted, newDropped atomic.Uint64
+		beaconDropped, beaconPairs                           atomic.Uint64
 		byDetector                                           [len(detectorNames)]atomic.Uint64
 	}
 	reload atomic.Pointer[Config]
@@ -93,6 +95,7 @@ func New(cfg Config, localNets []netip.Prefix, emit func([]*alert.Alert)) (*Stag
 	s.apply(&cfg)
 	shardCfg := cfg
 	s.shardCfg.Store(&shardCfg)
+	s.beacon = beaconSide{table: newBeaconTable(cfg.BeaconMaxPairs), open: make(map[beaconKey]int64)}
 	s.srcs = newKeyed[srcState](cfg.MaxSources)
 	s.dsts = newKeyed[dstState](cfg.MaxDests)
 	for _, scope := range []string{scopePair, scopeHost, scopeCount, scopeProto} {
@@ -145,7 +148,7 @@ func (s *Stage) apply(cfg *Config) {
 func (s *Stage) Reconfigure(cfg Config) error {
 	cur := s.shardCfg.Load()
 	cfg.Interval, cfg.Shards, cfg.MaxSources, cfg.MaxDests = cur.Interval, cur.Shards, cur.MaxSources, cur.MaxDests
-	cfg.RiskKeyHours, cfg.Window = cur.RiskKeyHours, cur.Window
+	cfg.RiskKeyHours, cfg.Window, cfg.BeaconMaxPairs = cur.RiskKeyHours, cur.Window, cur.BeaconMaxPairs
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -171,6 +174,7 @@ func (s *Stage) ObserveInterval(iv flow.Interval, agg *flow.Aggregates) {
 	s.judgePairs(iv, buf)
 	s.judgeSources(iv, agg, buf)
 	s.judgeDests(iv, agg)
+	s.judgeBeacons(iv, buf)
 	s.resolve(iv)
 	s.forgetCounted(iv)
 	if len(s.alerts) > 0 {
@@ -299,6 +303,9 @@ func (s *Stage) judgeSources(iv flow.Interval, agg *flow.Aggregates, buf uint64)
 	for i := range agg.Sources {
 		src := &agg.Sources[i]
 		st := s.srcs.get(src.Addr, iv.Index)
+		if !st.seen {
+			st.seen, st.since = true, iv.Index
+		}
 		// One host retried is a dead service, not a scan.
 		var failedDsts float64
 		if src.DstsFailed > 1 {
@@ -502,6 +509,9 @@ type Stats struct {
 	// Addresses whose learned state was forgotten because the caps were
 	// reached, and local sources whose new pairs went uncounted.
 	SourcesEvicted, DestsEvicted, FanOutDropped uint64
+	// BeaconPairs are the pairs the beacon detector follows now;
+	// BeaconDropped the new pairs it could not follow, its table full.
+	BeaconPairs, BeaconDropped uint64
 }
 
 // AlertsBy returns the alerts each detector raised, by its name; safe
@@ -520,6 +530,7 @@ func (s *Stage) Stats() Stats {
 		Alerts: s.stats.alerts.Load(), Resolved: s.stats.resolved.Load(),
 		SourcesEvicted: s.stats.srcEvicted.Load(), DestsEvicted: s.stats.dstEvicted.Load(),
 		FanOutDropped: s.stats.newDropped.Load(),
+		BeaconPairs:   s.stats.beaconPairs.Load(), BeaconDropped: s.stats.beaconDropped.Load(),
 	}
 }
 

@@ -16,12 +16,14 @@ func srcBaselines(st *srcState) []*anomaly.Baseline {
 }
 
 // State returns the learned state worth keeping across a restart: the
-// pooled models and every source's and destination's baselines. Pairs
-// relearn: a pair without history is judged by its source's. Call it on
+// pooled models, every source's and destination's baselines and the
+// beacon detector's pairs. Pairs' volumes relearn: a pair without
+// history is judged by its source's. Call it on
 // the goroutine that calls ObserveInterval, or once the flow aggregator
 // is closed.
 func (s *Stage) State() *anomaly.State {
-	st := &anomaly.State{Pooled: make(map[string]*anomaly.Pooled), Baselines: make(map[string]anomaly.Baseline)}
+	st := &anomaly.State{Pooled: make(map[string]*anomaly.Pooled), Baselines: make(map[string]anomaly.Baseline),
+		Beacons: s.beaconState()}
 	for scope, p := range s.pooled {
 		st.Pooled[scope] = p
 	}
@@ -75,5 +77,5 @@ func (s *Stage) Restore(st *anomaly.State) error {
 		}
 		*srcBaselines(s.srcs.get(a, 0))[i] = b
 	}
-	return nil
+	return s.restoreBeacons(st.Beacons)
 }

@@ -33,7 +33,7 @@ const (
 	ClassVideo     = "videocall" // a video call: Size bytes each way per interval over UDP
 	ClassP2P       = "p2p"       // a P2P client trading with Count answered peers
 	ClassServer    = "server"    // a busy server answering Count clients
-	ClassKeepalive = "keepalive" // a device's small check-in every Period
+	ClassKeepalive = "keepalive" // a device's small check-in every Period (Count > 1: as many hosts from Src, each on its own phase)
 )
 
 // attackClasses and benignClasses list the labelled classes.
@@ -76,6 +76,9 @@ type Plant struct {
 	Baseline int64
 	// Period is a beacon's or keepalive's period, or a backup's (24h).
 	Period time.Duration
+	// Jitter is how far a beacon's or keepalive's gaps stray from Period,
+	// as a fraction either way (0 means 0.02).
+	Jitter float64
 }
 
 // Attack is the label of a planted attack or benign event.
@@ -119,6 +122,10 @@ func (pl Plant) validate(s Scenario) error {
 		return fmt.Errorf("Count %d: ports, want at most 65535", pl.Count)
 	case (pl.Class == ClassBeacon || pl.Class == ClassKeepalive || pl.Class == ClassBackup) && pl.Period < s.Interval:
 		return fmt.Errorf("Period %v: want at least the interval %v", pl.Period, s.Interval)
+	case !(pl.Jitter >= 0 && pl.Jitter <= 0.5):
+		return fmt.Errorf("Jitter %g: want a fraction of Period from 0 to 0.5", pl.Jitter)
+	case pl.Class == ClassKeepalive && pl.Count > 250:
+		return fmt.Errorf("Count %d: keepalive hosts, want at most 250", pl.Count)
 	}
 	return nil
 }
@@ -138,7 +145,7 @@ type plants struct {
 type plantState struct {
 	Plant
 	lo, hi int32
-	next   int64 // beacon, keepalive: time of the next packet
+	nexts  []int64 // beacon, keepalive: time of each conversation's next packet
 }
 
 // externalPlant is external server j of the block reserved for plants,
@@ -171,8 +178,12 @@ func newPlants(s Scenario, p *planner) *plants {
 			p.addConv(newConv(a, b, ephemeral(), bport, proto, true, isLocal(b), r))
 		}
 		switch pl.Class {
-		case ClassUpload, ClassRamp, ClassDownload, ClassBackup, ClassBeacon, ClassKeepalive:
+		case ClassUpload, ClassRamp, ClassDownload, ClassBackup, ClassBeacon:
 			conv1(src, dst, 443, protoTCP)
+		case ClassKeepalive:
+			for k := range max(pl.Count, 1) {
+				conv1(nextAddr(src, k), dst, 443, protoTCP)
+			}
 		case ClassSurge:
 			for range max(pl.Count, 1) {
 				conv1(src, externalPlant(ext, v6), 443, protoTCP)
@@ -229,6 +240,9 @@ func newPlants(s Scenario, p *planner) *plants {
 			}
 		}
 		st.hi = int32(len(p.convs))
+		if pl.Class == ClassBeacon || pl.Class == ClassKeepalive {
+			st.nexts = make([]int64, st.hi-st.lo)
+		}
 		ps.list = append(ps.list, st)
 	}
 	return ps
@@ -383,13 +397,20 @@ func (ps *plants) plan(p *planner, i int, lo, hi int64) {
 			if !in {
 				continue
 			}
-			if st.next == 0 {
-				st.next = lo + p.time.int63n(int64(st.Period))
+			least, spread := 0.98, 0.04
+			if st.Jitter > 0 {
+				least, spread = 1-st.Jitter, 2*st.Jitter
 			}
-			for ; st.next < hi; st.next += int64(float64(st.Period) * (0.98 + 0.04*p.time.float())) {
-				t := st.next / p.res * p.res
-				p.add(c0, 0, int(st.Size), t)
-				p.add(c0, 1, int(2*st.Size), p.after(t, 20_000, 80_000, hi))
+			for c := st.lo; c < st.hi; c++ {
+				next := &st.nexts[c-st.lo]
+				if *next == 0 {
+					*next = lo + p.time.int63n(int64(st.Period))
+				}
+				for ; *next < hi; *next += int64(float64(st.Period) * (least + spread*p.time.float())) {
+					t := *next / p.res * p.res
+					p.add(c, 0, int(st.Size), t)
+					p.add(c, 1, int(2*st.Size), p.after(t, 20_000, 80_000, hi))
+				}
 			}
 		case ClassVScan, ClassHScan, ClassFanOut, ClassFanIn:
 			if !in {

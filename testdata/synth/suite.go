@@ -76,13 +76,22 @@ func Suite() []SuiteEntry {
 	s.Start = time.Date(2026, 11, 24, 11, 0, 0, 0, time.UTC)
 	s.WebMedian = 2500
 	s.Diurnal = 0.6
-	s.Plants = []Plant{{Class: ClassUpdate, Dst: ip("172.18.0.10"), Count: 30, At: 300, Intervals: 4, Size: 8_000_000}}
+	s.Plants = []Plant{
+		{Class: ClassUpdate, Dst: ip("172.18.0.10"), Count: 30, At: 300, Intervals: 4, Size: 8_000_000},
+		// Periodic check-ins with outside addresses that look like beacons
+		// but are not: agents running since the capture began, and one
+		// rolled out to eight hosts at once twenty minutes in.
+		{Class: ClassKeepalive, Src: ip("10.0.1.30"), Dst: ip("198.18.1.1"), Size: 400, Period: time.Minute, Jitter: 0.01, Intervals: s.Intervals()},
+		{Class: ClassKeepalive, Src: ip("10.0.1.31"), Dst: ip("198.18.1.2"), Size: 250, Period: 5 * time.Minute, Intervals: s.Intervals()},
+		{Class: ClassKeepalive, Src: ip("10.0.1.40"), Count: 8, Dst: ip("198.18.1.10"), Size: 300, Period: 2 * time.Minute, Jitter: 0.03, At: 240, Intervals: s.Intervals() - 240},
+	}
 	add(SetHeldOut, s)
 	s = suiteBackground("p2p-heldout", 202, 25, 30*time.Minute)
 	s.WebSigma, s.WebCap = 1.2, 3_000_000
 	s.Plants = []Plant{
 		{Class: ClassP2P, Src: ip("10.0.1.9"), Count: 600, Size: 2000, Intervals: s.Intervals()},
 		{Class: ClassKeepalive, Src: ip("10.0.1.20"), Dst: ip("172.18.0.20"), Size: 200, Period: 30 * time.Second, Intervals: s.Intervals()},
+		{Class: ClassKeepalive, Src: ip("10.0.1.21"), Dst: ip("198.18.1.3"), Size: 200, Period: 30 * time.Second, Intervals: s.Intervals()},
 	}
 	add(SetHeldOut, s)
 	s = suiteBackground("server-heldout", 203, 20, 30*time.Minute)
@@ -91,6 +100,8 @@ func Suite() []SuiteEntry {
 		{Class: ClassVideo, Src: ip("10.0.1.4"), Dst: ip("172.18.0.4"), At: 10, Intervals: 240, Size: 300_000},
 		{Class: ClassVideo, Src: ip("10.0.1.6"), Dst: ip("172.18.0.5"), At: 150, Intervals: 120, Size: 150_000},
 		{Class: ClassKeepalive, Src: ip("10.0.1.8"), Dst: ip("172.18.0.21"), Size: 300, Period: time.Minute, Intervals: s.Intervals()},
+		{Class: ClassKeepalive, Src: ip("10.0.1.9"), Dst: ip("198.18.1.4"), Size: 1200, Period: 2 * time.Minute, Jitter: 0.05, Intervals: s.Intervals()},
+		{Class: ClassKeepalive, Src: ip("fd00::1:b"), Dst: ip("2001:db8:ffff::1:4"), Size: 600, Period: 45 * time.Second, Intervals: s.Intervals()},
 	}
 	add(SetHeldOut, s)
 
@@ -143,10 +154,23 @@ func Suite() []SuiteEntry {
 		Plant{Class: ClassICMPTunnel, Src: ip("10.0.1.4"), Dst: ip("172.17.0.7"), At: 30, Intervals: 12, Count: 10, Size: 1000},
 		Plant{Class: ClassICMPTunnel, Src: ip("10.0.1.8"), Dst: ip("172.17.0.8"), At: 60, Intervals: 6, Count: 50, Size: 1000},
 		Plant{Class: ClassICMPTunnel, Src: ip("10.0.1.12"), Dst: ip("172.17.0.9"), At: 100, Intervals: 6, Count: 200, Size: 1400})
-	attack("beacon", 311, SetTuning,
-		Plant{Class: ClassBeacon, Src: ip("10.0.1.4"), Dst: ip("172.17.0.10"), At: 10, Intervals: 60, Size: 300, Period: 10 * time.Second},
-		Plant{Class: ClassBeacon, Src: ip("10.0.1.8"), Dst: ip("172.17.0.11"), At: 10, Intervals: 100, Size: 800, Period: 30 * time.Second},
-		Plant{Class: ClassBeacon, Src: ip("10.0.1.12"), Dst: ip("172.17.0.12"), At: 10, Intervals: 100, Size: 150, Period: 5 * time.Second})
+	// Beacons start minutes into a longer capture (a host is infected
+	// while it is watched) and call new outside addresses of 198.18.0.0/15
+	// and 2001:db8:ffff::/48, which no background uses: several periods,
+	// jitters and sizes. A beacon shows only after several check-ins.
+	s = suiteBackground("beacon", 311, 40, 40*time.Minute)
+	beacon := func(src, dst string, at int, period time.Duration, jitter float64, size int64) Plant {
+		return Plant{Class: ClassBeacon, Src: ip(src), Dst: ip(dst), At: at, Intervals: s.Intervals() - at,
+			Size: size, Period: period, Jitter: jitter}
+	}
+	s.Plants = []Plant{
+		beacon("10.0.1.4", "198.18.0.10", 60, 10*time.Second, 0.01, 150),
+		beacon("10.0.1.8", "198.18.0.11", 60, 30*time.Second, 0.05, 800),
+		beacon("10.0.1.12", "198.18.0.12", 90, time.Minute, 0.1, 300),
+		beacon("10.0.1.16", "198.18.0.13", 120, 2*time.Minute, 0.02, 2000),
+		beacon("fd00::1:3", "2001:db8:ffff::c2", 100, 45*time.Second, 0.03, 500),
+	}
+	add(SetTuning, s)
 
 	// Benign events that must not alert: a normal big download, and a
 	// nightly backup at its usual hour after three nights of history.
