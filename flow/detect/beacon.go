@@ -244,6 +244,12 @@ func (s *Stage) noteBeacon(cfg *Config, fd *findings, p *flow.PairStat, prev int
 	if float64(p.Bytes) > cfg.BeaconMaxBytes || !s.isLocal(p.Src) || s.isLocal(p.Dst) {
 		return
 	}
+	// A flood of new pairs cannot grow the events past what the table
+	// could follow: the rest are counted as dropped.
+	if len(fd.beacons) >= max(1024, 2*cfg.BeaconMaxPairs/max(cfg.Shards, 1)) {
+		fd.beaconOver++
+		return
+	}
 	ev := beaconEvent{key: beaconKey{p.Src.As16(), p.Dst.As16()}, bytes: uint32(p.Bytes), packets: uint32(min(p.Packets, 1<<32-1))}
 	for _, port := range p.SamplePorts() {
 		if int(ev.nports) < len(ev.ports) {
@@ -266,6 +272,7 @@ func (s *Stage) judgeBeacons(iv flow.Interval, buf uint64) {
 	bs.events = bs.events[:0]
 	for _, sd := range s.sides {
 		bs.events = append(bs.events, sd.found[buf].beacons...)
+		bs.table.dropped += sd.found[buf].beaconOver
 	}
 	if len(bs.open) > 0 {
 		s.keepBeaconsOpen(iv)

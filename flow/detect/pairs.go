@@ -133,8 +133,10 @@ type findings struct {
 	// below counts the deviations at or below the pooled pair model's
 	// base, left out of devs.
 	below int
-	// beacons are the pairs' events for the beacon detector.
-	beacons []beaconEvent
+	// beacons are the pairs' events for the beacon detector; beaconOver
+	// counts those left out, past what the beacon table could follow.
+	beacons    []beaconEvent
+	beaconOver uint64
 }
 
 // state returns slot's state, growing the side table as the flow table's
@@ -191,7 +193,7 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view pairSource) {
 	cfg := s.shardCfg.Load()
 	fd := &sd.found[sd.closes&1]
 	sd.closes++
-	fd.cands, fd.devs, fd.beacons = fd.cands[:0], fd.devs[:0], fd.beacons[:0]
+	fd.cands, fd.devs, fd.beacons, fd.beaconOver = fd.cands[:0], fd.devs[:0], fd.beacons[:0], 0
 	clear(fd.bySrc)
 	fd.newDropped, fd.below = 0, 0
 	minDev := s.pooledCfg.MinDeviation
