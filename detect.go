@@ -52,7 +52,7 @@ func registerDetectFlags(fs *flag.FlagSet, d *detectOptions) {
 	fs.Float64Var(&d.vscan, "vscan_ports", anomaly.DefaultVScanFloor, "vertical scan: more than this many `ports` of one host tried without answer within -detect_window")
 	fs.Float64Var(&d.hscan, "hscan_hosts", anomaly.DefaultHScanFloor, "horizontal scan: more than this many `hosts` tried without answer within -detect_window (or far more than the source's usual)")
 	fs.Float64Var(&d.fanout, "fanout_dsts", anomaly.DefaultFanOutFloor, "fan-out: a local host contacting more than this many new `destinations` within -detect_window (or far more than its usual)")
-	fs.Float64Var(&d.fanin, "fanin_srcs", anomaly.DefaultFanInFloor, "fan-in: more than this many unanswered or refused `attempts` towards one host within -detect_window (or far more than its usual)")
+	fs.Float64Var(&d.fanin, "fanin_srcs", anomaly.DefaultFanInFloor, "fan-in: more than this many unanswered or refused `attempts` towards one host, or sources answering requests it never made (reflection), within -detect_window (or far more than its usual)")
 	fs.Float64Var(&d.brute, "bruteforce_conns", anomaly.DefaultBruteForceFloor, "brute force: more than this many `connections` from one source to one service of -bruteforce_ports within -detect_window")
 	fs.StringVar(&d.brutePorts, "bruteforce_ports", detect.DefaultBruteForcePorts, "comma-separated `ports` of services brute force is looked for on")
 	fs.Uint64Var(&d.ceilingBytes, "ceiling_bytes", 0, "static ceiling: any pair or local host sending this many `bytes` in one interval alerts (0: off)")
