@@ -163,7 +163,10 @@ type beaconTable struct {
 }
 
 func newBeaconTable(maxPairs int) *beaconTable {
-	return &beaconTable{idx: make(map[beaconKey]int32), perDst: make(map[[16]byte]uint32), max: maxPairs, sweptAt: -1}
+	// The slices are reserved whole: untouched room costs address space,
+	// not memory, and spares copying 200-byte tracks as they grow.
+	return &beaconTable{idx: make(map[beaconKey]int32), perDst: make(map[[16]byte]uint32), max: maxPairs, sweptAt: -1,
+		tracks: make([]beaconTrack, 0, maxPairs), free: make([]int32, 0, maxPairs)}
 }
 
 func (b *beaconTable) len() int { return len(b.idx) }
