@@ -23,6 +23,8 @@ const (
 	ClassDNSTunnel  = "dnstunnel"  // Count large DNS queries per interval to one outside server
 	ClassICMPTunnel = "icmptunnel" // Count large ICMP echoes per interval to one host
 	ClassBeacon     = "beacon"     // a fixed-size request every Period to one destination
+	ClassACKScan    = "ackscan"    // one source probes Count ports of one host with bare ACKs, each reset (nmap -sA)
+	ClassReflection = "reflection" // Count outside servers answer requests spoofed in one host's name (SYN-ACKs, SNMP replies)
 
 	// Benign events that must not alert.
 	ClassDownload = "download" // a normal big download
@@ -39,7 +41,7 @@ const (
 // attackClasses and benignClasses list the labelled classes.
 func attackClasses() []string {
 	return []string{ClassUpload, ClassSurge, ClassRamp, ClassVScan, ClassHScan, ClassFanOut, ClassFanIn,
-		ClassBruteForce, ClassDNSTunnel, ClassICMPTunnel, ClassBeacon}
+		ClassBruteForce, ClassDNSTunnel, ClassICMPTunnel, ClassBeacon, ClassACKScan, ClassReflection}
 }
 
 func benignClasses() []string { return []string{ClassDownload, ClassBackup} }
@@ -102,7 +104,7 @@ func (pl Plant) validate(s Scenario) error {
 		}
 	}
 	n := s.Intervals()
-	needSrc := pl.Class != ClassFanIn && pl.Class != ClassUpdate
+	needSrc := pl.Class != ClassFanIn && pl.Class != ClassReflection && pl.Class != ClassUpdate
 	needDst := pl.Class != ClassSurge && pl.Class != ClassFanOut && pl.Class != ClassUpdate &&
 		pl.Class != ClassP2P && pl.Class != ClassServer
 	switch {
@@ -118,7 +120,7 @@ func (pl Plant) validate(s Scenario) error {
 		return fmt.Errorf("Size %d, Baseline %d, Count %d: want >= 0 (Count at most 200000)", pl.Size, pl.Baseline, pl.Count)
 	case pl.Size > 60000 && (pl.Class == ClassBeacon || pl.Class == ClassKeepalive || pl.Class == ClassDNSTunnel || pl.Class == ClassICMPTunnel):
 		return fmt.Errorf("Size %d: a packet's payload, want at most 60000", pl.Size)
-	case pl.Class == ClassVScan && pl.Count > 65535:
+	case (pl.Class == ClassVScan || pl.Class == ClassACKScan) && pl.Count > 65535:
 		return fmt.Errorf("Count %d: ports, want at most 65535", pl.Count)
 	case (pl.Class == ClassBeacon || pl.Class == ClassKeepalive || pl.Class == ClassBackup) && pl.Period < s.Interval:
 		return fmt.Errorf("Period %v: want at least the interval %v", pl.Period, s.Interval)
@@ -195,6 +197,22 @@ func newPlants(s Scenario, p *planner) *plants {
 			for k := range pl.Count {
 				c := newConv(src, dst, sport, uint16(1+k), protoTCP, isLocal(src), isLocal(dst), r)
 				p.addConv(c)
+			}
+		case ClassACKScan:
+			sport := ephemeral()
+			for k := range pl.Count {
+				p.addConv(newConv(src, dst, sport, uint16(1+k), protoTCP, isLocal(src), isLocal(dst), r))
+			}
+		case ClassReflection:
+			for k := range pl.Count {
+				// The servers answer from their service ports, scattered
+				// over a block of their own.
+				a := externalPlant(50_000+r.intn(750_000), v6)
+				if k%2 == 0 {
+					p.addConv(newConv(a, dst, 80, ephemeral(), protoTCP, false, true, r))
+				} else {
+					p.addConv(newConv(a, dst, 161, ephemeral(), protoUDP, false, true, r))
+				}
 			}
 		case ClassHScan:
 			sport := ephemeral()
@@ -295,6 +313,11 @@ func (s Scenario) Attacks() []Attack {
 			a.Description = fmt.Sprintf("%s's upload to %s grows by half every interval from %d bytes", a.Attacker, a.Victim, pl.Size)
 		case ClassVScan:
 			a.Description = fmt.Sprintf("%s SYN-scans %d ports of %s", a.Attacker, pl.Count, a.Victim)
+		case ClassACKScan:
+			a.Description = fmt.Sprintf("%s ACK-scans %d ports of %s, each port resetting", a.Attacker, pl.Count, a.Victim)
+		case ClassReflection:
+			a.Description = fmt.Sprintf("%d servers answer requests spoofed in %s's name with SYN-ACKs and SNMP replies", pl.Count, a.Victim)
+			a.Attacker = ""
 		case ClassHScan:
 			a.Description = fmt.Sprintf("%s SYN-scans port 22 on %d hosts from %s", a.Attacker, pl.Count, a.Victim)
 			a.Victim = ""
@@ -412,7 +435,7 @@ func (ps *plants) plan(p *planner, i int, lo, hi int64) {
 					p.add(c, 1, int(2*st.Size), p.after(t, 20_000, 80_000, hi))
 				}
 			}
-		case ClassVScan, ClassHScan, ClassFanOut, ClassFanIn:
+		case ClassVScan, ClassHScan, ClassFanOut, ClassFanIn, ClassACKScan, ClassReflection:
 			if !in {
 				continue
 			}
@@ -428,6 +451,15 @@ func (ps *plants) plan(p *planner, i int, lo, hi int64) {
 					p.addTCP(c, 0, 0, flagSYN, t)
 					if r.chance(0.5) {
 						p.addTCP(c, 1, 0, flagSYN|flagACK, p.after(t, 100, 2000, hi))
+					}
+				case ClassACKScan:
+					p.addTCP(c, 0, 0, flagACK, t)
+					p.addTCP(c, 1, 0, flagRST, p.after(t, 100, 3000, hi))
+				case ClassReflection:
+					if p.convs[c].proto == protoTCP {
+						p.addTCP(c, 0, 0, flagSYN|flagACK, t)
+					} else {
+						p.add(c, 0, r.between(400, 1400), t)
 					}
 				default:
 					p.addTCP(c, 0, 0, flagSYN, t)

@@ -154,6 +154,17 @@ func Suite() []SuiteEntry {
 		Plant{Class: ClassICMPTunnel, Src: ip("10.0.1.4"), Dst: ip("172.17.0.7"), At: 30, Intervals: 12, Count: 10, Size: 1000},
 		Plant{Class: ClassICMPTunnel, Src: ip("10.0.1.8"), Dst: ip("172.17.0.8"), At: 60, Intervals: 6, Count: 50, Size: 1000},
 		Plant{Class: ClassICMPTunnel, Src: ip("10.0.1.12"), Dst: ip("172.17.0.9"), At: 100, Intervals: 6, Count: 200, Size: 1400})
+	// Scans and floods that send no tries: an ACK scan (bare ACKs, each
+	// port resetting) and a reflection attack (servers answering requests
+	// spoofed in the victim's name). Neither was used to choose settings.
+	attack("ackscan", 314, SetHeldOut,
+		Plant{Class: ClassACKScan, Src: ip("172.17.1.6"), Dst: ip("10.0.0.80"), At: 40, Intervals: 1, Count: 20},
+		Plant{Class: ClassACKScan, Src: ip("172.17.1.7"), Dst: ip("10.0.0.81"), At: 70, Intervals: 2, Count: 100},
+		Plant{Class: ClassACKScan, Src: ip("10.0.1.12"), Dst: ip("10.0.0.82"), At: 100, Intervals: 3, Count: 1000})
+	attack("reflection", 315, SetHeldOut,
+		Plant{Class: ClassReflection, Dst: ip("10.0.0.80"), At: 40, Intervals: 2, Count: 500},
+		Plant{Class: ClassReflection, Dst: ip("10.0.0.81"), At: 70, Intervals: 3, Count: 5000},
+		Plant{Class: ClassReflection, Dst: ip("10.0.0.82"), At: 100, Intervals: 4, Count: 20000})
 	// Beacons start minutes into a longer capture (a host is infected
 	// while it is watched) and call new outside addresses of 198.18.0.0/15
 	// and 2001:db8:ffff::/48, which no background uses: several periods,
