@@ -2,6 +2,7 @@ package detect
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"net/netip"
@@ -406,16 +407,12 @@ func beaconOpenKey(k beaconKey) string {
 	return Beacon.String() + " " + src.String() + "->" + dst.String()
 }
 
+// compare16 orders addresses as their bytes do, a word at a time.
 func compare16(a, b [16]byte) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
+	if c := cmp.Compare(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])); c != 0 {
+		return c
 	}
-	return 0
+	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
 }
 
 // beaconFacts are what the reason sentence tells besides the result.
