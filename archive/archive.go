@@ -44,6 +44,26 @@ func (q selector) match(k connKey) bool {
 	return k.a == q.pair.a && k.b == q.pair.b || k.a == q.pair.b && k.b == q.pair.a
 }
 
+// raw is match on a key as the index builder holds it, before it is made
+// a connKey; it may accept more than match, never less.
+func (q selector) raw(k *ckey) bool {
+	if q.host.IsValid() {
+		h := q.host.As16()
+		return k.a == h || k.b == h
+	}
+	a, b := q.pair.a.As16(), q.pair.b.As16()
+	return k.a == a && k.b == b || k.a == b && k.b == a
+}
+
+// addrs lists addresses one of which every connection sel matches has:
+// what a cut looks up in a segment's index.
+func (q selector) addrs() []netip.Addr {
+	if q.host.IsValid() {
+		return []netip.Addr{q.host}
+	}
+	return []netip.Addr{q.pair.a}
+}
+
 func (q selector) matchPair(p pairKey) bool {
 	if q.host.IsValid() {
 		return p.a == q.host || p.b == q.host
@@ -69,7 +89,7 @@ func (r *Recorder) answer(q *archiveReq) {
 	var s archiveSet
 	if r.spool != nil {
 		s.segs = r.spool.sealedSegments()
-		if ref, ok := r.spool.selectCurrent(q.sel.match); ok {
+		if ref, ok := r.spool.selectCurrent(q.sel.raw, q.sel.match); ok {
 			s.segs = append(s.segs, ref)
 		}
 	}

@@ -33,7 +33,7 @@ func (g *segRef) load(sel selector, since, until int64) ([]*connRecs, error) {
 		}
 		return out, nil
 	}
-	x, err := readIndex(idxPath(g.path), keep)
+	x, err := lookupIndex(idxPath(g.path), sel.addrs(), keep)
 	if err != nil {
 		// No usable index (it could not be written when the segment was
 		// sealed): scan the segment instead.
@@ -41,7 +41,7 @@ func (g *segRef) load(sel selector, since, until int64) ([]*connRecs, error) {
 		if err != nil {
 			return nil, err
 		}
-		return b.snapshot(func(k connKey) bool { return sel.match(k) }), nil
+		return b.snapshot(sel.raw, func(k connKey) bool { return sel.match(k) }), nil
 	}
 	var out []*connRecs
 	for _, c := range x.order {

@@ -134,7 +134,7 @@ func (s *spool) recover() {
 			continue
 		}
 		var first, last, size int64
-		x, err := readIndex(idxPath(path), func(*connRecs) bool { return false })
+		x, err := readIndexHeader(idxPath(path))
 		if err == nil {
 			first, last, size = x.first, x.last, x.size
 		}
@@ -434,11 +434,11 @@ func (s *spool) sealedSegments() []segRef {
 
 // selectCurrent copies what the current segment's index holds for the
 // connections match accepts. Index stage.
-func (s *spool) selectCurrent(match func(connKey) bool) (segRef, bool) {
+func (s *spool) selectCurrent(pre func(*ckey) bool, match func(connKey) bool) (segRef, bool) {
 	if s.idxPath == "" {
 		return segRef{}, false
 	}
 	ref := segRef{path: s.idxPath, first: s.idx.first, last: s.idx.last, current: true}
-	ref.conns = s.idx.snapshot(match)
+	ref.conns = s.idx.snapshot(pre, match)
 	return ref, true
 }
