@@ -48,11 +48,14 @@ func (q selector) match(k connKey) bool {
 // a connKey; it may accept more than match, never less.
 func (q selector) raw(k *ckey) bool {
 	if q.host.IsValid() {
-		h := q.host.As16()
-		return k.a == h || k.b == h
+		h0, h1 := addrWords(q.host)
+		return k.a0 == h0 && k.a1 == h1 || k.b0 == h0 && k.b1 == h1
 	}
-	a, b := q.pair.a.As16(), q.pair.b.As16()
-	return k.a == a && k.b == b || k.a == b && k.b == a
+	// ckey orders its endpoints as makePair does not, so try both ways.
+	a0, a1 := addrWords(q.pair.a)
+	b0, b1 := addrWords(q.pair.b)
+	return k.a0 == a0 && k.a1 == a1 && k.b0 == b0 && k.b1 == b1 ||
+		k.a0 == b0 && k.a1 == b1 && k.b0 == a0 && k.b1 == a1
 }
 
 // addrs lists addresses one of which every connection sel matches has:

@@ -2,7 +2,6 @@ package archive
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -43,33 +42,51 @@ type segIndex struct {
 	size        int64 // segment bytes the index covers
 }
 
-// ckey is a connection key of plain bytes: it hashes as one block of
-// memory, which matters once per packet. Endpoints are ordered as bytes,
-// the lower first, so both directions share it.
+// ckey is a connection key of five machine words, which is what the
+// per-packet lookup hashes and compares. Each address is its 16-byte form
+// as two big-endian words, so the words order as the bytes do; endpoints
+// are ordered, the lower first, so both directions share the key.
 type ckey struct {
-	a, b   [16]byte
-	pa, pb uint16
-	proto  uint8
+	a0, a1, b0, b1 uint64
+	ports          uint64 // first endpoint's port<<24 | second's<<8 | protocol
+}
+
+// addrWords is an address's 16-byte form as two big-endian words.
+func addrWords(a netip.Addr) (uint64, uint64) {
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+}
+
+func wordsAddr(w0, w1 uint64) netip.Addr {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], w0)
+	binary.BigEndian.PutUint64(b[8:], w1)
+	return netip.AddrFrom16(b).Unmap()
 }
 
 func ckeyOf(r *capture.Record) ckey {
-	s, d := r.Src.As16(), r.Dst.As16()
-	var sp, dp uint16
+	s0, s1 := addrWords(r.Src)
+	d0, d1 := addrWords(r.Dst)
+	var sp, dp uint64
 	if r.Proto == protoTCP || r.Proto == protoUDP {
-		sp, dp = r.SrcPort, r.DstPort
+		sp, dp = uint64(r.SrcPort), uint64(r.DstPort)
 	}
-	c := bytes.Compare(s[:], d[:])
-	if c < 0 || c == 0 && sp <= dp {
-		return ckey{s, d, sp, dp, r.Proto}
+	if s0 < d0 || s0 == d0 && (s1 < d1 || s1 == d1 && sp <= dp) {
+		return ckey{s0, s1, d0, d1, sp<<24 | dp<<8 | uint64(r.Proto)}
 	}
-	return ckey{d, s, dp, sp, r.Proto}
+	return ckey{d0, d1, s0, s1, dp<<24 | sp<<8 | uint64(r.Proto)}
+}
+
+// eq compares word by word, cheaper than the generated comparison.
+func (k *ckey) eq(o *ckey) bool {
+	return k.a0 == o.a0 && k.a1 == o.a1 && k.b0 == o.b0 && k.b1 == o.b1 && k.ports == o.ports
 }
 
 func (k ckey) connKey() connKey {
 	if k == (ckey{}) {
 		return connKey{} // a packet whose addresses could not be read
 	}
-	return connKey{a: netip.AddrFrom16(k.a).Unmap(), b: netip.AddrFrom16(k.b).Unmap(), pa: k.pa, pb: k.pb, proto: k.proto}
+	return connKey{a: wordsAddr(k.a0, k.a1), b: wordsAddr(k.b0, k.b1), pa: uint16(k.ports >> 24), pb: uint16(k.ports >> 8), proto: uint8(k.ports)}
 }
 
 // idxBuilder is the index of the segment being written. Records are
@@ -145,16 +162,14 @@ func mix(a, b uint64) uint64 {
 // hash of k under seed: every byte of the key goes through a multiply.
 func (k *ckey) hash(seed uint64) uint64 {
 	const p0, p1, p2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db, 0x8ebc6af09c88c6e3
-	le := binary.LittleEndian
-	ports := uint64(k.pa)<<24 | uint64(k.pb)<<8 | uint64(k.proto)
-	h := mix(le.Uint64(k.a[:8])^p0, le.Uint64(k.a[8:])^seed)
-	h = mix(le.Uint64(k.b[:8])^p1, le.Uint64(k.b[8:])^h)
-	return mix(ports^p2, h^seed)
+	h := mix(k.a0^p0, k.a1^seed)
+	h = mix(k.b0^p1, k.b1^h)
+	return mix(k.ports^p2, h^seed)
 }
 
 // lookup returns the number of connection k, adding it when new.
 func (x *idxBuilder) lookup(k *ckey, ts int64) uint32 {
-	if x.prev != 0 && x.order[x.prev-1].ck == *k {
+	if x.prev != 0 && x.order[x.prev-1].ck.eq(k) {
 		return x.prev - 1 // a run of one connection's packets
 	}
 	h := k.hash(x.seed)
@@ -174,7 +189,7 @@ func (x *idxBuilder) lookup(k *ckey, ts int64) uint32 {
 			return n
 		}
 		if s&^(1<<32-1) == tag {
-			if n := uint32(s) - 1; x.order[n].ck == *k {
+			if n := uint32(s) - 1; x.order[n].ck.eq(k) {
 				x.prev = n + 1
 				return n
 			}
@@ -303,12 +318,11 @@ func readAddr(b []byte) netip.Addr {
 	return netip.Addr{}
 }
 
-// addrHash places an address, in its 16-byte form, in the index's
+// addrHash places an address, as addrWords gives it, in the index's
 // address buckets.
-func addrHash(a *[16]byte, seed uint64) uint64 {
+func addrHash(w0, w1, seed uint64) uint64 {
 	const p0, p1 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
-	le := binary.LittleEndian
-	return mix(mix(le.Uint64(a[:8])^p0, le.Uint64(a[8:])^seed), p1)
+	return mix(mix(w0^p0, w1^seed), p1)
 }
 
 // grown returns s with length n, reusing its memory when it can.
@@ -349,14 +363,14 @@ func (x *idxBuilder) writeTo(w io.Writer) error {
 	mask := uint64(nb - 1)
 	x.buckets = grown(x.buckets, nb+1)
 	clear(x.buckets)
-	x.forEachEndpoint(func(_ uint32, a *[16]byte) { x.buckets[addrHash(a, x.seed)&mask+1]++ })
+	x.forEachEndpoint(func(_ uint32, w0, w1 uint64) { x.buckets[addrHash(w0, w1, x.seed)&mask+1]++ })
 	for b := 1; b <= nb; b++ {
 		x.buckets[b] += x.buckets[b-1]
 	}
 	naddr := x.buckets[nb]
 	x.entries = grown(x.entries, int(naddr))
-	x.forEachEndpoint(func(conn uint32, a *[16]byte) {
-		b := addrHash(a, x.seed) & mask
+	x.forEachEndpoint(func(conn uint32, w0, w1 uint64) {
+		b := addrHash(w0, w1, x.seed) & mask
 		x.entries[x.buckets[b]] = conn
 		x.buckets[b]++
 	})
@@ -415,15 +429,15 @@ func (x *idxBuilder) writeTo(w io.Writer) error {
 
 // forEachEndpoint calls f with each connection's distinct endpoint
 // addresses; a packet whose addresses could not be read has none.
-func (x *idxBuilder) forEachEndpoint(f func(conn uint32, a *[16]byte)) {
+func (x *idxBuilder) forEachEndpoint(f func(conn uint32, w0, w1 uint64)) {
 	for i := range x.order {
 		ck := &x.order[i].ck
 		if *ck == (ckey{}) {
 			continue
 		}
-		f(uint32(i), &ck.a)
-		if ck.b != ck.a {
-			f(uint32(i), &ck.b)
+		f(uint32(i), ck.a0, ck.a1)
+		if ck.b0 != ck.a0 || ck.b1 != ck.a1 {
+			f(uint32(i), ck.b0, ck.b1)
 		}
 	}
 }
@@ -576,8 +590,8 @@ func lookupIndex(path string, addrs []netip.Addr, keep func(*connRecs) bool) (*s
 	var conns []uint32
 	var b []byte
 	for _, a := range addrs {
-		a16 := a.As16()
-		bk := int64(addrHash(&a16, h.seed) & uint64(h.nb-1))
+		w0, w1 := addrWords(a)
+		bk := int64(addrHash(w0, w1, h.seed) & uint64(h.nb-1))
 		var se [8]byte
 		if _, err := f.ReadAt(se[:], h.bucketsAt()+4*bk); err != nil {
 			return nil, bad("bucket", err)
