@@ -187,8 +187,13 @@ func (r *Recorder) archive(ctx context.Context, a *alert.Alert, sel selector, fi
 		r.errs.report(errMkdir, err, logrus.Fields{"flow": a.Key, "dir": r.cfg.ArchiveDir, "packets": lost})
 		return nil, fmt.Errorf("archive: alert %q: %w", a.Key, err)
 	}
-	c := cutter{cfg: &r.cfg, hdr: r.hdr, arch: r.arch, st: &r.st, errs: r.errs}
+	scratch, _ := r.scratch.Get().(*cutScratch)
+	if scratch == nil {
+		scratch = new(cutScratch)
+	}
+	c := cutter{cfg: &r.cfg, hdr: r.hdr, arch: r.arch, st: &r.st, errs: r.errs, scratch: scratch}
 	paths, size, err := c.fill(dir, set, sel, first, since, q.until)
+	r.scratch.Put(scratch)
 	if len(paths) == 0 {
 		os.Remove(dir)
 		if err != nil {
@@ -233,7 +238,7 @@ func (r *Recorder) countEvidence(set archiveSet, sel selector, since, until int6
 		conns, _ := set.segs[i].load(sel, since, until)
 		for _, c := range conns {
 			for _, ref := range c.recs {
-				if _, ts, err := rd.read(cutRec{i, ref}); err == nil && ts >= since && ts < until {
+				if _, ts, err := rd.readInto(nil, cutRec{i, ref}); err == nil && ts >= since && ts < until {
 					n++
 				}
 			}

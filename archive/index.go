@@ -117,6 +117,8 @@ type idxBuilder struct {
 	starts           []uint32
 	grouped          []recRef
 	buckets, entries []uint32
+	bw               *bufio.Writer
+	wbuf             []byte
 }
 
 type connState struct {
@@ -378,9 +380,15 @@ func (x *idxBuilder) writeTo(w io.Writer) error {
 	copy(x.buckets[1:], x.buckets[:nb])
 	x.buckets[0] = 0
 
-	bw := bufio.NewWriterSize(w, 256<<10)
+	if x.bw == nil {
+		x.bw = bufio.NewWriterSize(w, 256<<10)
+		x.wbuf = make([]byte, 0, 64<<10)
+	}
+	bw := x.bw
+	bw.Reset(w)
+	defer bw.Reset(nil) // let the file go
 	le := binary.LittleEndian
-	b := make([]byte, 0, 64<<10)
+	b := x.wbuf[:0]
 	flush := func(room int) {
 		if len(b)+room > cap(b) {
 			bw.Write(b)

@@ -48,6 +48,7 @@ type Recorder struct {
 	ring     *ring  // nil unless the flight recorder is on
 	arch     *archiveIndex
 	archives sync.WaitGroup // Archive calls in flight; Close waits for them
+	scratch  sync.Pool      // *cutScratch: the cuts' reusable memory
 	tick     time.Duration
 	once     sync.Once
 }
