@@ -67,14 +67,19 @@ func wordsAddr(w0, w1 uint64) netip.Addr {
 func ckeyOf(r *capture.Record) ckey {
 	s0, s1 := addrWords(r.Src)
 	d0, d1 := addrWords(r.Dst)
+	return makeCkey(s0, s1, d0, d1, r.SrcPort, r.DstPort, r.Proto)
+}
+
+// makeCkey orders the endpoints; ports count for TCP and UDP only.
+func makeCkey(s0, s1, d0, d1 uint64, sport, dport uint16, proto uint8) ckey {
 	var sp, dp uint64
-	if r.Proto == protoTCP || r.Proto == protoUDP {
-		sp, dp = uint64(r.SrcPort), uint64(r.DstPort)
+	if proto == protoTCP || proto == protoUDP {
+		sp, dp = uint64(sport), uint64(dport)
 	}
 	if s0 < d0 || s0 == d0 && (s1 < d1 || s1 == d1 && sp <= dp) {
-		return ckey{s0, s1, d0, d1, sp<<24 | dp<<8 | uint64(r.Proto)}
+		return ckey{s0, s1, d0, d1, sp<<24 | dp<<8 | uint64(proto)}
 	}
-	return ckey{d0, d1, s0, s1, dp<<24 | sp<<8 | uint64(r.Proto)}
+	return ckey{d0, d1, s0, s1, dp<<24 | sp<<8 | uint64(proto)}
 }
 
 // eq compares word by word, cheaper than the generated comparison.
@@ -418,20 +423,30 @@ func (x *idxBuilder) writeTo(w io.Writer) error {
 		b = le.AppendUint32(b, c.n)
 		b = le.AppendUint32(b, x.starts[i])
 	}
-	for _, v := range x.buckets {
-		flush(4)
-		b = le.AppendUint32(b, v)
-	}
-	for _, v := range x.entries {
-		flush(4)
-		b = le.AppendUint32(b, v)
-	}
-	for _, r := range x.grouped {
-		flush(idxRecLen)
-		b = le.AppendUint32(b, r.off)
-		b = le.AppendUint32(b, r.n)
-	}
 	bw.Write(b)
+	b = b[:0]
+	// The arrays go out in buffer-sized chunks, stored word by word.
+	for _, vs := range [][]uint32{x.buckets, x.entries} {
+		for len(vs) > 0 {
+			n := min(len(vs), cap(b)/4)
+			b = b[:4*n]
+			for i, v := range vs[:n] {
+				le.PutUint32(b[4*i:], v)
+			}
+			bw.Write(b)
+			vs = vs[n:]
+		}
+	}
+	for rs := x.grouped; len(rs) > 0; {
+		n := min(len(rs), cap(b)/idxRecLen)
+		b = b[:idxRecLen*n]
+		for i, r := range rs[:n] {
+			le.PutUint32(b[idxRecLen*i:], r.off)
+			le.PutUint32(b[idxRecLen*i+4:], r.n)
+		}
+		bw.Write(b)
+		rs = rs[n:]
+	}
 	return bw.Flush()
 }
 

@@ -205,7 +205,7 @@ func (r *Recorder) index() {
 				b := it.b
 				for i := range b.ents {
 					e := &b.ents[i]
-					r.ring.add(makePair(e.rec.Src, e.rec.Dst), e.ts, e.data(b.arena), e.origLen)
+					r.ring.add(e.pair(), e.ts, e.data(b.arena), e.origLen)
 				}
 				r.ring.publish()
 			}

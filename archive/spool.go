@@ -344,7 +344,7 @@ func (s *spool) apply(b *batch) {
 			for j := ev.from; j < ev.to; j++ {
 				e := &b.ents[j]
 				rn := recordLen(int(e.n))
-				s.idx.add(ckeyOf(&e.rec), e.ts, uint32(off), uint32(rn))
+				s.idx.add(e.key(), e.ts, uint32(off), uint32(rn))
 				off += rn
 			}
 			s.idxSize = off
