@@ -30,14 +30,51 @@ const (
 // so the quota can tell them from anything else there.
 const folderTimeLayout = "20060102T150405Z"
 
+// Conns narrows an archive to the connections an alert is about.
+type Conns uint8
+
+const (
+	// AllConns takes every connection of the pair or the address.
+	AllConns Conns = iota
+	// ICMPConns takes ICMP and ICMPv6 only: the evidence of an ICMP tunnel.
+	ICMPConns
+	// DNSConns takes TCP and UDP port 53 only: the evidence of a DNS tunnel.
+	DNSConns
+)
+
+func (c Conns) match(k connKey) bool {
+	switch c {
+	case ICMPConns:
+		return k.proto == 1 || k.proto == 58
+	case DNSConns:
+		return (k.proto == protoTCP || k.proto == protoUDP) && (k.pa == 53 || k.pb == 53)
+	}
+	return true
+}
+
+// suffix ends a host archive's folder name: what it holds of the address.
+func (c Conns) suffix() string {
+	switch c {
+	case ICMPConns:
+		return "_icmp"
+	case DNSConns:
+		return "_dns"
+	}
+	return "_all"
+}
+
 // selector says whose packets an archive takes: the connections between
-// two addresses, or every connection of one address.
+// two addresses, or every connection of one address, narrowed by conns.
 type selector struct {
-	pair pairKey
-	host netip.Addr // set for a host archive; pair is then zero
+	pair  pairKey
+	host  netip.Addr // set for a host archive; pair is then zero
+	conns Conns
 }
 
 func (q selector) match(k connKey) bool {
+	if !q.conns.match(k) {
+		return false
+	}
 	if q.host.IsValid() {
 		return k.a == q.host || k.b == q.host
 	}
@@ -112,14 +149,15 @@ func (r *Recorder) answer(q *archiveReq) {
 // flow, those since the previous archive; a connection's packets are split
 // into files of -max_pcap_log_size/-max_pcap_rotations MB, at most
 // -max_pcap_rotations of them, the newest kept. In flight-recorder mode it
-// holds recent.pcap with the pair's ring. alert.json is the alert with its
-// Archive field filled. With nothing recorded for the flow it returns no
-// paths and no error.
+// holds recent.pcap with the pair's ring. conns narrows the spool's
+// connections (the flight recorder keeps whole pairs). alert.json is the
+// alert with its Archive field filled. With nothing recorded for the flow
+// it returns no paths and no error.
 //
 // Archive may wait for the writer goroutine and reads the spool; it is
 // meant for the alert dispatcher, never for the capture goroutine. Safe for
 // concurrent use.
-func (r *Recorder) Archive(ctx context.Context, a *alert.Alert) ([]string, error) {
+func (r *Recorder) Archive(ctx context.Context, a *alert.Alert, conns Conns) ([]string, error) {
 	if a == nil {
 		return nil, nil
 	}
@@ -132,18 +170,19 @@ func (r *Recorder) Archive(ctx context.Context, a *alert.Alert) ([]string, error
 		return nil, fmt.Errorf("archive: alert %q: dst %q: %w", a.Key, a.Dst, err)
 	}
 	name := addrName(src) + "_" + addrName(dst)
-	return r.archive(ctx, a, selector{pair: makePair(src, dst)}, src, name)
+	return r.archive(ctx, a, selector{pair: makePair(src, dst), conns: conns}, src, name)
 }
 
 // ArchiveHost is Archive for an alert about one address rather than a
 // pair (a scan by a source, a fan-in to a target): the folder
-// <alert time>_<host>_all holds every connection of host.
-func (r *Recorder) ArchiveHost(ctx context.Context, a *alert.Alert, host netip.Addr) ([]string, error) {
+// <alert time>_<host>_all holds every connection of host (_icmp or _dns
+// when conns narrows them).
+func (r *Recorder) ArchiveHost(ctx context.Context, a *alert.Alert, host netip.Addr, conns Conns) ([]string, error) {
 	if a == nil || !host.IsValid() {
 		return nil, nil
 	}
 	host = host.Unmap()
-	return r.archive(ctx, a, selector{host: host}, host, addrName(host)+"_all")
+	return r.archive(ctx, a, selector{host: host, conns: conns}, host, addrName(host)+conns.suffix())
 }
 
 func (r *Recorder) archive(ctx context.Context, a *alert.Alert, sel selector, first netip.Addr, name string) ([]string, error) {

@@ -228,7 +228,7 @@ func TestRestartAfterCrashTrimsAndReindexes(t *testing.T) {
 		t.Fatalf("index not rebuilt: %v", err)
 	}
 	a := &alert.Alert{Time: f.ts.Add(time.Second), Key: hostA + "->" + hostB, Src: hostA, Dst: hostB}
-	paths, err := r2.Archive(context.Background(), a)
+	paths, err := r2.Archive(context.Background(), a, AllConns)
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("archive after restart: %v, %v", paths, err)
 	}
