@@ -133,6 +133,17 @@ func (s *spool) recover() {
 			s.errs.report(errRecover, err, logrus.Fields{"file": path})
 			continue
 		}
+		if info.Size() < pcapHeaderLen {
+			// A crash between creating the segment and writing its
+			// header: it holds no packet.
+			if err := os.Remove(path); err != nil {
+				s.errs.report(errRecover, err, logrus.Fields{"file": path})
+			} else {
+				trimmed++
+				s.log.WithField("file", path).Warn("archive: removed a spool segment cut before its header")
+			}
+			continue
+		}
 		var first, last, size int64
 		x, err := readIndexHeader(idxPath(path))
 		if err == nil {
