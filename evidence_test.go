@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wherefore/wherefore/alert"
+	"github.com/wherefore/wherefore/testdata/synth"
 )
 
 // The flight recorder's evidence for a capture file is the same on every
@@ -63,5 +66,49 @@ func TestSummaryCountsFailedArchives(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "; 0 archives, 1 failed") {
 		t.Errorf("summary does not count the failed archive:\n%s", r.stderr)
+	}
+}
+
+// An ICMP tunnel's evidence is its host's ICMP traffic, not its every
+// connection: each tunnel alert's archive holds ICMP files only, and every
+// planted tunnel has some.
+func TestTunnelEvidenceIsItsProtocol(t *testing.T) {
+	var scen synth.Scenario
+	for _, e := range synth.Suite() {
+		if e.Scenario.Name == "icmptunnel" {
+			scen = e.Scenario
+		}
+	}
+	if scen.Name == "" {
+		t.Fatal("no icmptunnel scenario in the suite")
+	}
+	path, sum := writeScenario(t, "icmptunnel.pcap", scen, synth.Options{Snaplen: 128})
+	dir := t.TempDir()
+	r := runWherefore(t, "-pcapfile", path, "-anom_methods", "none", "-log_packets", "-l", filepath.Join(dir, "log"), "-archive_dir", filepath.Join(dir, "archive"))
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	archived := map[string]bool{}
+	for _, a := range parseAlerts(t, r.stdout) {
+		if a.Kind != alert.KindTunnel {
+			continue
+		}
+		if _, icmp := a.Tests["icmp"]; !icmp {
+			continue
+		}
+		for _, p := range a.Archive {
+			if !strings.HasPrefix(filepath.Base(p), "icmp_") {
+				t.Errorf("ICMP tunnel alert %s archived %s", a.Key, p)
+			}
+		}
+		if len(a.Archive) > 0 {
+			archived[a.Src] = true
+		}
+	}
+	for _, l := range sum.Attacks {
+		// Either end may be the one alerted: echo replies are ICMP too.
+		if !archived[l.Attacker] && !archived[l.Victim] {
+			t.Errorf("planted ICMP tunnel %s <-> %s has no archived evidence", l.Attacker, l.Victim)
+		}
 	}
 }

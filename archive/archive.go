@@ -30,18 +30,78 @@ const (
 // so the quota can tell them from anything else there.
 const folderTimeLayout = "20060102T150405Z"
 
+// Conns narrows an archive to the connections an alert is about.
+type Conns uint8
+
+const (
+	// AllConns takes every connection of the pair or the address.
+	AllConns Conns = iota
+	// ICMPConns takes ICMP and ICMPv6 only: the evidence of an ICMP tunnel.
+	ICMPConns
+	// DNSConns takes TCP and UDP port 53 only: the evidence of a DNS tunnel.
+	DNSConns
+)
+
+func (c Conns) match(k connKey) bool {
+	switch c {
+	case ICMPConns:
+		return k.proto == 1 || k.proto == 58
+	case DNSConns:
+		return (k.proto == protoTCP || k.proto == protoUDP) && (k.pa == 53 || k.pb == 53)
+	}
+	return true
+}
+
+// suffix ends a host archive's folder name: what it holds of the address.
+func (c Conns) suffix() string {
+	switch c {
+	case ICMPConns:
+		return "_icmp"
+	case DNSConns:
+		return "_dns"
+	}
+	return "_all"
+}
+
 // selector says whose packets an archive takes: the connections between
-// two addresses, or every connection of one address.
+// two addresses, or every connection of one address, narrowed by conns.
 type selector struct {
-	pair pairKey
-	host netip.Addr // set for a host archive; pair is then zero
+	pair  pairKey
+	host  netip.Addr // set for a host archive; pair is then zero
+	conns Conns
 }
 
 func (q selector) match(k connKey) bool {
+	if !q.conns.match(k) {
+		return false
+	}
 	if q.host.IsValid() {
 		return k.a == q.host || k.b == q.host
 	}
 	return k.a == q.pair.a && k.b == q.pair.b || k.a == q.pair.b && k.b == q.pair.a
+}
+
+// raw is match on a key as the index builder holds it, before it is made
+// a connKey; it may accept more than match, never less.
+func (q selector) raw(k *ckey) bool {
+	if q.host.IsValid() {
+		h0, h1 := addrWords(q.host)
+		return k.a0 == h0 && k.a1 == h1 || k.b0 == h0 && k.b1 == h1
+	}
+	// ckey orders its endpoints as makePair does not, so try both ways.
+	a0, a1 := addrWords(q.pair.a)
+	b0, b1 := addrWords(q.pair.b)
+	return k.a0 == a0 && k.a1 == a1 && k.b0 == b0 && k.b1 == b1 ||
+		k.a0 == b0 && k.a1 == b1 && k.b0 == a0 && k.b1 == a1
+}
+
+// addrs lists addresses one of which every connection sel matches has:
+// what a cut looks up in a segment's index.
+func (q selector) addrs() []netip.Addr {
+	if q.host.IsValid() {
+		return []netip.Addr{q.host}
+	}
+	return []netip.Addr{q.pair.a}
 }
 
 func (q selector) matchPair(p pairKey) bool {
@@ -69,7 +129,7 @@ func (r *Recorder) answer(q *archiveReq) {
 	var s archiveSet
 	if r.spool != nil {
 		s.segs = r.spool.sealedSegments()
-		if ref, ok := r.spool.selectCurrent(q.sel.match); ok {
+		if ref, ok := r.spool.selectCurrent(q.sel.raw, q.sel.match); ok {
 			s.segs = append(s.segs, ref)
 		}
 	}
@@ -89,14 +149,15 @@ func (r *Recorder) answer(q *archiveReq) {
 // flow, those since the previous archive; a connection's packets are split
 // into files of -max_pcap_log_size/-max_pcap_rotations MB, at most
 // -max_pcap_rotations of them, the newest kept. In flight-recorder mode it
-// holds recent.pcap with the pair's ring. alert.json is the alert with its
-// Archive field filled. With nothing recorded for the flow it returns no
-// paths and no error.
+// holds recent.pcap with the pair's ring. conns narrows the spool's
+// connections (the flight recorder keeps whole pairs). alert.json is the
+// alert with its Archive field filled. With nothing recorded for the flow
+// it returns no paths and no error.
 //
 // Archive may wait for the writer goroutine and reads the spool; it is
 // meant for the alert dispatcher, never for the capture goroutine. Safe for
 // concurrent use.
-func (r *Recorder) Archive(ctx context.Context, a *alert.Alert) ([]string, error) {
+func (r *Recorder) Archive(ctx context.Context, a *alert.Alert, conns Conns) ([]string, error) {
 	if a == nil {
 		return nil, nil
 	}
@@ -109,18 +170,19 @@ func (r *Recorder) Archive(ctx context.Context, a *alert.Alert) ([]string, error
 		return nil, fmt.Errorf("archive: alert %q: dst %q: %w", a.Key, a.Dst, err)
 	}
 	name := addrName(src) + "_" + addrName(dst)
-	return r.archive(ctx, a, selector{pair: makePair(src, dst)}, src, name)
+	return r.archive(ctx, a, selector{pair: makePair(src, dst), conns: conns}, src, name)
 }
 
 // ArchiveHost is Archive for an alert about one address rather than a
 // pair (a scan by a source, a fan-in to a target): the folder
-// <alert time>_<host>_all holds every connection of host.
-func (r *Recorder) ArchiveHost(ctx context.Context, a *alert.Alert, host netip.Addr) ([]string, error) {
+// <alert time>_<host>_all holds every connection of host (_icmp or _dns
+// when conns narrows them).
+func (r *Recorder) ArchiveHost(ctx context.Context, a *alert.Alert, host netip.Addr, conns Conns) ([]string, error) {
 	if a == nil || !host.IsValid() {
 		return nil, nil
 	}
 	host = host.Unmap()
-	return r.archive(ctx, a, selector{host: host}, host, addrName(host)+"_all")
+	return r.archive(ctx, a, selector{host: host, conns: conns}, host, addrName(host)+conns.suffix())
 }
 
 func (r *Recorder) archive(ctx context.Context, a *alert.Alert, sel selector, first netip.Addr, name string) ([]string, error) {
@@ -164,8 +226,13 @@ func (r *Recorder) archive(ctx context.Context, a *alert.Alert, sel selector, fi
 		r.errs.report(errMkdir, err, logrus.Fields{"flow": a.Key, "dir": r.cfg.ArchiveDir, "packets": lost})
 		return nil, fmt.Errorf("archive: alert %q: %w", a.Key, err)
 	}
-	c := cutter{cfg: &r.cfg, hdr: r.hdr, arch: r.arch, st: &r.st, errs: r.errs}
+	scratch, _ := r.scratch.Get().(*cutScratch)
+	if scratch == nil {
+		scratch = new(cutScratch)
+	}
+	c := cutter{cfg: &r.cfg, hdr: r.hdr, arch: r.arch, st: &r.st, errs: r.errs, scratch: scratch}
 	paths, size, err := c.fill(dir, set, sel, first, since, q.until)
+	r.scratch.Put(scratch)
 	if len(paths) == 0 {
 		os.Remove(dir)
 		if err != nil {
@@ -210,7 +277,7 @@ func (r *Recorder) countEvidence(set archiveSet, sel selector, since, until int6
 		conns, _ := set.segs[i].load(sel, since, until)
 		for _, c := range conns {
 			for _, ref := range c.recs {
-				if _, ts, err := rd.read(cutRec{i, ref}); err == nil && ts >= since && ts < until {
+				if _, ts, err := rd.readInto(nil, cutRec{i, ref}); err == nil && ts >= since && ts < until {
 					n++
 				}
 			}

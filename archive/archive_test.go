@@ -90,7 +90,7 @@ func TestArchiveCutsTheAlertedConnections(t *testing.T) {
 	f, at := pairTraffic(t, 6000, 400)
 	tapAll(r, f.all)
 	a := &alert.Alert{Time: at, Key: hostA + "->" + hostB, Src: hostA, Dst: hostB}
-	paths, err := r.Archive(context.Background(), a)
+	paths, err := r.Archive(context.Background(), a, AllConns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestArchiveCutsTheAlertedConnections(t *testing.T) {
 	}
 	// A repeat alert of the flow, later: only what came since the first.
 	a2 := &alert.Alert{Time: f.ts.Add(time.Second), Key: a.Key, Src: hostA, Dst: hostB}
-	paths2, err := r.Archive(context.Background(), a2)
+	paths2, err := r.Archive(context.Background(), a2, AllConns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestArchiveRotationKeepsTheNewest(t *testing.T) {
 		conn = append(conn, f.add(spec{src: hostA, dst: hostB, sport: 40001, dport: 443, proto: protoTCP, flags: capture.FlagACK, payload: 1200}))
 	}
 	tapAll(r, f.all)
-	paths, err := r.Archive(context.Background(), &alert.Alert{Time: f.ts.Add(time.Second), Key: "k", Src: hostA, Dst: hostB})
+	paths, err := r.Archive(context.Background(), &alert.Alert{Time: f.ts.Add(time.Second), Key: "k", Src: hostA, Dst: hostB}, AllConns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestArchiveHost(t *testing.T) {
 	r := mustNew(t, cfg)
 	f, _ := pairTraffic(t, 1000, 100)
 	tapAll(r, f.all)
-	paths, err := r.ArchiveHost(context.Background(), &alert.Alert{Time: f.ts.Add(time.Second), Key: hostC}, mustAddr(hostC))
+	paths, err := r.ArchiveHost(context.Background(), &alert.Alert{Time: f.ts.Add(time.Second), Key: hostC}, mustAddr(hostC), AllConns)
 	if err != nil || len(paths) != 1 {
 		t.Fatalf("ArchiveHost: %v, %v; want one connection's file", paths, err)
 	}
@@ -180,6 +180,42 @@ func TestArchiveHost(t *testing.T) {
 		}
 	}
 	samePackets(t, "host", readPcap(t, paths[0], cfg), want, false)
+}
+
+// A tunnel alert about one address archives only that protocol's
+// connections of the address: DNS is TCP or UDP port 53, ICMP is ICMP.
+func TestArchiveHostNarrowedToTunnelProtocol(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Block = true
+	r := mustNew(t, cfg)
+	f, _ := pairTraffic(t, 1000, 100)
+	tapAll(r, f.all)
+	at := f.ts.Add(time.Second)
+	paths, err := r.ArchiveHost(context.Background(), &alert.Alert{Time: at, Key: hostA}, mustAddr(hostA), DNSConns)
+	if err != nil || len(paths) != 1 {
+		t.Fatalf("ArchiveHost DNS: %v, %v; want the one DNS exchange's file", paths, err)
+	}
+	if !strings.Contains(paths[0], "_"+hostA+"_dns/udp_"+hostA+"_5353_"+hostB+"_53.1.pcap") {
+		t.Errorf("file %s: want the DNS exchange, in <time>_%s_dns", paths[0], hostA)
+	}
+	var want []testPacket
+	for _, p := range f.all {
+		if p.rec.Proto == protoUDP && (p.rec.SrcPort == 53 || p.rec.DstPort == 53) {
+			want = append(want, p)
+		}
+	}
+	samePackets(t, "dns", readPcap(t, paths[0], cfg), want, false)
+
+	// No ICMP in the traffic: nothing to archive, and no folder left.
+	paths, err = r.ArchiveHost(context.Background(), &alert.Alert{Time: at.Add(time.Second), Key: hostA}, mustAddr(hostA), ICMPConns)
+	if err != nil || len(paths) != 0 {
+		t.Fatalf("ArchiveHost ICMP: %v, %v; want nothing", paths, err)
+	}
+	ents, _ := filepath.Glob(filepath.Join(cfg.ArchiveDir, "*_icmp"))
+	if len(ents) != 0 {
+		t.Errorf("empty ICMP archive left folders %v", ents)
+	}
 }
 
 // The flight recorder archives the pair's packets from before the alert
@@ -196,7 +232,7 @@ func TestFlightRecorderEndsWithTheAlertedInterval(t *testing.T) {
 		r := mustNew(t, cfg)
 		f, at := pairTraffic(t, 4000, 200)
 		tapAll(r, f.all)
-		paths, err := r.Archive(context.Background(), &alert.Alert{Time: at, Key: "k", Src: hostA, Dst: hostB})
+		paths, err := r.Archive(context.Background(), &alert.Alert{Time: at, Key: "k", Src: hostA, Dst: hostB}, AllConns)
 		if err != nil || len(paths) != 1 || filepath.Base(paths[0]) != recentFile {
 			t.Fatalf("run %d: %v, %v", run, paths, err)
 		}
@@ -211,7 +247,7 @@ func TestFlightRecorderEndsWithTheAlertedInterval(t *testing.T) {
 		samePackets(t, "recent.pcap", got, want, false)
 		counts = append(counts, len(got))
 		// The rest comes with the next alert.
-		paths, err = r.Archive(context.Background(), &alert.Alert{Time: f.ts.Add(time.Second), Key: "k", Src: hostA, Dst: hostB})
+		paths, err = r.Archive(context.Background(), &alert.Alert{Time: f.ts.Add(time.Second), Key: "k", Src: hostA, Dst: hostB}, AllConns)
 		if err != nil || len(paths) != 1 {
 			t.Fatalf("second archive: %v, %v", paths, err)
 		}
@@ -236,7 +272,7 @@ func TestUnusableArchiveDirIsCounted(t *testing.T) {
 	r := mustNew(t, cfg)
 	f, at := pairTraffic(t, 500, 100)
 	tapAll(r, f.all)
-	if _, err := r.Archive(context.Background(), &alert.Alert{Time: at, Key: "k", Src: hostA, Dst: hostB}); err == nil {
+	if _, err := r.Archive(context.Background(), &alert.Alert{Time: at, Key: "k", Src: hostA, Dst: hostB}, AllConns); err == nil {
 		t.Fatal("archive into a path below a file succeeded")
 	}
 	var want uint64
@@ -255,7 +291,7 @@ func TestArchiveAfterClose(t *testing.T) {
 	if err := r.Close(context.Background()); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, err := r.Archive(context.Background(), &alert.Alert{Src: hostA, Dst: hostB}); err != ErrClosed {
+	if _, err := r.Archive(context.Background(), &alert.Alert{Src: hostA, Dst: hostB}, AllConns); err != ErrClosed {
 		t.Errorf("Archive after Close = %v, want ErrClosed", err)
 	}
 }

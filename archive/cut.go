@@ -33,7 +33,7 @@ func (g *segRef) load(sel selector, since, until int64) ([]*connRecs, error) {
 		}
 		return out, nil
 	}
-	x, err := readIndex(idxPath(g.path), keep)
+	x, err := lookupIndex(idxPath(g.path), sel.addrs(), keep)
 	if err != nil {
 		// No usable index (it could not be written when the segment was
 		// sealed): scan the segment instead.
@@ -41,7 +41,7 @@ func (g *segRef) load(sel selector, since, until int64) ([]*connRecs, error) {
 		if err != nil {
 			return nil, err
 		}
-		return b.snapshot(func(k connKey) bool { return sel.match(k) }), nil
+		return b.snapshot(sel.raw, func(k connKey) bool { return sel.match(k) }), nil
 	}
 	var out []*connRecs
 	for _, c := range x.order {
@@ -59,6 +59,8 @@ type cutter struct {
 	arch *archiveIndex
 	st   *counters
 	errs *errLog
+	// scratch is the caller's; one cut at a time uses it.
+	scratch *cutScratch
 }
 
 // cutRec is one record of a connection: which segment, where.
@@ -123,48 +125,60 @@ func (c *cutter) fill(dir string, set archiveSet, sel selector, first netip.Addr
 	return paths, size, err
 }
 
+// cutScratch is the memory one cut reuses from connection to connection
+// and from archive to archive: the records read, where each sits, and the
+// file being assembled. Reusing it keeps a run of alerts from leaving
+// garbage the size of their evidence behind.
+type cutScratch struct {
+	recs  []byte
+	spans []recSpan // newest first
+	parts []int     // records per part, newest part first
+	file  []byte
+}
+
+type recSpan struct{ start, n int }
+
 // cutConn writes one connection's files: its records in [since, until),
 // newest first into parts of at most partMax bytes, at most MaxRotations
 // parts; then the parts are written oldest first, numbered from 1.
 func (c *cutter) cutConn(dir string, rd *segReader, cc *cutConn, first netip.Addr, since, until int64) ([]string, int64, error) {
 	partMax := c.cfg.partMax()
-	var parts [][]byte   // newest first
-	var curRecs [][]byte // records of the part being filled, newest first
+	s := c.scratch
+	s.recs, s.spans, s.parts = s.recs[:0], s.spans[:0], s.parts[:0]
+	var curN int
 	var curSize int64
-	flush := func() {
-		// curRecs is newest first; a part holds them oldest first.
-		b := c.hdr.appendHeader(make([]byte, 0, pcapHeaderLen+curSize))
-		for i := len(curRecs) - 1; i >= 0; i-- {
-			b = append(b, curRecs[i]...)
-		}
-		parts = append(parts, b)
-		curRecs, curSize = nil, 0
-	}
 	for i := len(cc.recs) - 1; i >= 0; i-- {
-		rec, ts, rerr := rd.read(cc.recs[i])
+		start := len(s.recs)
+		var ts int64
+		var rerr error
+		s.recs, ts, rerr = rd.readInto(s.recs, cc.recs[i])
 		if rerr != nil {
 			c.errs.report(errRead, rerr, logrus.Fields{"file": rd.segs[cc.recs[i].seg].path})
 			continue
 		}
 		if ts < since || ts >= until {
+			s.recs = s.recs[:start]
 			continue
 		}
-		n := int64(len(rec))
-		if len(curRecs) > 0 && pcapHeaderLen+curSize+n > partMax {
-			flush()
-			if len(parts) == c.cfg.MaxRotations {
+		n := int64(len(s.recs) - start)
+		if curN > 0 && pcapHeaderLen+curSize+n > partMax {
+			s.parts = append(s.parts, curN)
+			curN, curSize = 0, 0
+			if len(s.parts) == c.cfg.MaxRotations {
 				// Older packets would make one file too many.
 				c.st.rotationDrops.Add(uint64(i + 1))
+				s.recs = s.recs[:start]
 				break
 			}
 		}
+		s.spans = append(s.spans, recSpan{start, int(n)})
+		curN++
 		curSize += n
-		curRecs = append(curRecs, rec)
 	}
-	if len(curRecs) > 0 && len(parts) < c.cfg.MaxRotations {
-		flush()
+	if curN > 0 && len(s.parts) < c.cfg.MaxRotations {
+		s.parts = append(s.parts, curN)
 	}
-	if len(parts) == 0 {
+	if len(s.parts) == 0 {
 		return nil, 0, nil
 	}
 	k := cc.key
@@ -176,16 +190,25 @@ func (c *cutter) cutConn(dir string, rd *segReader, cc *cutConn, first netip.Add
 	var paths []string
 	var size int64
 	var err error
-	for i := range parts {
-		data := parts[len(parts)-1-i]
+	// The oldest part holds the last spans; each part's spans run newest
+	// first, so they are copied in reverse.
+	end := len(s.spans)
+	for i := range s.parts {
+		n := s.parts[len(s.parts)-1-i]
+		s.file = c.hdr.appendHeader(s.file[:0])
+		for j := end - 1; j >= end-n; j-- {
+			sp := s.spans[j]
+			s.file = append(s.file, s.recs[sp.start:sp.start+sp.n]...)
+		}
+		end -= n
 		p := filepath.Join(dir, partName(base, uint64(i+1)))
-		if werr := c.store(p, data); werr != nil {
-			c.st.packetsLost.Add(uint64(countRecords(data)))
+		if werr := c.store(p, s.file); werr != nil {
+			c.st.packetsLost.Add(uint64(n))
 			err = errors.Join(err, werr)
 			continue
 		}
 		paths = append(paths, p)
-		size += int64(len(data))
+		size += int64(len(s.file))
 	}
 	return paths, size, err
 }
@@ -260,26 +283,29 @@ func (r *segReader) file(i int) (*os.File, segHeader, error) {
 	return r.files[i], r.hdrs[i], r.errs[i]
 }
 
-// read returns one record, re-encoded for the output header if the
-// segment's time resolution differs, and its time. The bytes are the
-// caller's.
-func (r *segReader) read(cr cutRec) ([]byte, int64, error) {
+// readInto appends one record to dst, re-encoded for the output header if
+// the segment's byte order or time resolution differs, and returns it with
+// the record's time. On error dst comes back as it was.
+func (r *segReader) readInto(dst []byte, cr cutRec) ([]byte, int64, error) {
 	f, h, err := r.file(cr.seg)
 	if err != nil {
-		return nil, 0, err
+		return dst, 0, err
 	}
-	b := make([]byte, cr.ref.n)
+	at := len(dst)
+	dst = slices.Grow(dst, int(cr.ref.n))[:at+int(cr.ref.n)]
+	b := dst[at:]
 	if _, err := f.ReadAt(b, int64(cr.ref.off)); err != nil {
-		return nil, 0, fmt.Errorf("%s at %d: %w", r.segs[cr.seg].path, cr.ref.off, err)
+		return dst[:at], 0, fmt.Errorf("%s at %d: %w", r.segs[cr.seg].path, cr.ref.off, err)
 	}
 	ts, incl, orig := h.parseRecordHeader(b)
 	if pcapRecordHeaderLen+incl != len(b) {
-		return nil, 0, fmt.Errorf("%s at %d: record of %d bytes, index says %d", r.segs[cr.seg].path, cr.ref.off, pcapRecordHeaderLen+incl, len(b))
+		return dst[:at], 0, fmt.Errorf("%s at %d: record of %d bytes, index says %d", r.segs[cr.seg].path, cr.ref.off, pcapRecordHeaderLen+incl, len(b))
 	}
 	if h.nano != r.out.nano || h.order.Uint32([]byte{1, 0, 0, 0}) != 1 {
-		b = r.out.appendRecord(nil, ts, b[pcapRecordHeaderLen:], uint32(orig))
+		re := r.out.appendRecord(nil, ts, b[pcapRecordHeaderLen:], uint32(orig))
+		dst = append(dst[:at], re...)
 	}
-	return b, ts, nil
+	return dst, ts, nil
 }
 
 func (r *segReader) close() {

@@ -29,7 +29,9 @@
 //
 // Each segment's index lists, per connection (TCP/UDP 5-tuple both ways,
 // other protocols per address pair), its first and last packet time and the
-// offset and length of each of its records.
+// offset and length of each of its records, grouped per connection, and
+// hashes every address to its connections, so a cut or an extract about a
+// few addresses reads a few small pieces of it.
 //
 // # Cut
 //
@@ -37,7 +39,8 @@
 // <archive_dir>/<alert time>_<src>_<dst>/, one pcap per connection, split at
 // MaxLogSizeMB/MaxRotations into at most MaxRotations files, newest packets
 // kept, with alert.json; ArchiveHost does the same for every connection of
-// one address. Extract writes a pcap of the records that match a BPF
+// one address. Conns narrows either to one protocol's connections (a
+// tunnel's). Extract writes a pcap of the records that match a BPF
 // expression within a time range, reading only the named addresses'
 // records through the indexes when it can.
 //

@@ -95,12 +95,20 @@ func Extract(ctx context.Context, q Query, w io.Writer) (ExtractStats, error) {
 		}
 		e := extractor{f: f, h: h, out: out, bpf: bpf, from: from, to: to, w: bw}
 		var x *segIndex
-		if prefixes != nil {
-			x, err = readIndex(idxPath(path), func(c *connRecs) bool {
-				return c.last >= from && c.first < to && (inPrefixes(c.key.a, prefixes) || inPrefixes(c.key.b, prefixes))
-			})
-		} else {
-			x, err = readIndex(idxPath(path), func(*connRecs) bool { return false })
+		keep := func(c *connRecs) bool {
+			return c.last >= from && c.first < to && (inPrefixes(c.key.a, prefixes) || inPrefixes(c.key.b, prefixes))
+		}
+		switch hosts := prefixHosts(prefixes); {
+		case prefixes == nil:
+			var h idxHeader
+			if h, err = readIndexHeader(idxPath(path)); err == nil {
+				x = &segIndex{first: h.first, last: h.last, size: h.size}
+			}
+		case hosts != nil:
+			// Single addresses: their buckets name their connections.
+			x, err = lookupIndex(idxPath(path), hosts, keep)
+		default:
+			x, err = readIndex(idxPath(path), keep)
 		}
 		switch {
 		case err == nil && (x.last < from || x.first >= to):
@@ -234,6 +242,19 @@ func (e *extractor) indexed(x *segIndex) error {
 		}
 	}
 	return nil
+}
+
+// prefixHosts returns the addresses of ps when each is a single address,
+// else nil.
+func prefixHosts(ps []netip.Prefix) []netip.Addr {
+	var out []netip.Addr
+	for _, p := range ps {
+		if !p.IsSingleIP() {
+			return nil
+		}
+		out = append(out, p.Addr().Unmap())
+	}
+	return out
 }
 
 func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {

@@ -1,8 +1,11 @@
 package archive
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/wherefore/wherefore/capture"
@@ -55,7 +58,7 @@ func TestIndexBuilderConnections(t *testing.T) {
 			want[k] = append(want[k], uint32(i))
 			x.add(ckeyOf(&recs[i]), int64(i), uint32(i), 1)
 		}
-		got := x.snapshot(func(connKey) bool { return true })
+		got := x.snapshot(nil, func(connKey) bool { return true })
 		if len(got) != len(want) || len(x.order) != len(want) {
 			t.Fatalf("round %d: %d connections indexed (%d in order), want %d", round, len(got), len(x.order), len(want))
 		}
@@ -108,5 +111,81 @@ func BenchmarkIndexAdd(b *testing.B) {
 		}
 		x.add(keys[i], int64(i), uint32(i), 1)
 		i++
+	}
+}
+
+// An index written to its file gives back, through the address buckets,
+// exactly the connections of any one address with exactly their records,
+// as the whole file read in order does.
+func TestIndexFileLookup(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	recs := indexRecords(rng, 30_000, 2500)
+	x := newIdxBuilder()
+	want := make(map[connKey][]uint32)
+	for i := range recs {
+		k := makeConnKey(&recs[i])
+		want[k] = append(want[k], uint32(i))
+		x.add(ckeyOf(&recs[i]), int64(i), uint32(i), 1)
+	}
+	x.size = int64(len(recs)) * pcapRecordHeaderLen
+	path := filepath.Join(t.TempDir(), "seg-000000000001.idx")
+	if err := writeIndexFile(path, x); err != nil {
+		t.Fatal(err)
+	}
+	all, err := readIndex(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all.order) != len(want) {
+		t.Fatalf("file lists %d connections, want %d", len(all.order), len(want))
+	}
+	check := func(what string, c *connRecs) {
+		t.Helper()
+		w := want[c.key]
+		if len(c.recs) != len(w) {
+			t.Fatalf("%s: %v has %d records, want %d", what, c.key, len(c.recs), len(w))
+		}
+		for j, ref := range c.recs {
+			if ref.off != w[j] || ref.n != 1 {
+				t.Fatalf("%s: %v record %d at %d, want %d", what, c.key, j, ref.off, w[j])
+			}
+		}
+	}
+	for _, c := range all.order {
+		check("whole file", c)
+	}
+	// Every address seen, and one never seen.
+	addrs := map[netip.Addr]bool{netip.MustParseAddr("198.51.100.1"): true}
+	for k := range want {
+		addrs[k.a], addrs[k.b] = true, true
+	}
+	for a := range addrs {
+		got, err := lookupIndex(path, []netip.Addr{a}, func(c *connRecs) bool { return c.key.a == a || c.key.b == a })
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for k := range want {
+			if k.a == a || k.b == a {
+				n++
+			}
+		}
+		if len(got.order) != n {
+			t.Fatalf("lookup of %s: %d connections, want %d", a, len(got.order), n)
+		}
+		for _, c := range got.order {
+			check("lookup of "+a.String(), c)
+		}
+	}
+	// A cut-off or foreign file is refused, never misread.
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, b[:len(b)-1], 0o640)
+	if _, err := lookupIndex(path, []netip.Addr{netip.MustParseAddr("192.0.2.1")}, func(*connRecs) bool { return true }); !errors.Is(err, errBadIndex) {
+		t.Fatalf("cut index: %v, want errBadIndex", err)
+	}
+	b[7] = 2 // the previous version's magic
+	os.WriteFile(path, b, 0o640)
+	if _, err := readIndexHeader(path); !errors.Is(err, errBadIndex) {
+		t.Fatalf("version 2 index: %v, want errBadIndex", err)
 	}
 }

@@ -48,6 +48,7 @@ type Recorder struct {
 	ring     *ring  // nil unless the flight recorder is on
 	arch     *archiveIndex
 	archives sync.WaitGroup // Archive calls in flight; Close waits for them
+	scratch  sync.Pool      // *cutScratch: the cuts' reusable memory
 	tick     time.Duration
 	once     sync.Once
 }
@@ -204,7 +205,7 @@ func (r *Recorder) index() {
 				b := it.b
 				for i := range b.ents {
 					e := &b.ents[i]
-					r.ring.add(makePair(e.rec.Src, e.rec.Dst), e.ts, e.data(b.arena), e.origLen)
+					r.ring.add(e.pair(), e.ts, e.data(b.arena), e.origLen)
 				}
 				r.ring.publish()
 			}

@@ -133,8 +133,19 @@ func (s *spool) recover() {
 			s.errs.report(errRecover, err, logrus.Fields{"file": path})
 			continue
 		}
+		if info.Size() < pcapHeaderLen {
+			// A crash between creating the segment and writing its
+			// header: it holds no packet.
+			if err := os.Remove(path); err != nil {
+				s.errs.report(errRecover, err, logrus.Fields{"file": path})
+			} else {
+				trimmed++
+				s.log.WithField("file", path).Warn("archive: removed a spool segment cut before its header")
+			}
+			continue
+		}
 		var first, last, size int64
-		x, err := readIndex(idxPath(path), func(*connRecs) bool { return false })
+		x, err := readIndexHeader(idxPath(path))
 		if err == nil {
 			first, last, size = x.first, x.last, x.size
 		}
@@ -344,7 +355,7 @@ func (s *spool) apply(b *batch) {
 			for j := ev.from; j < ev.to; j++ {
 				e := &b.ents[j]
 				rn := recordLen(int(e.n))
-				s.idx.add(ckeyOf(&e.rec), e.ts, uint32(off), uint32(rn))
+				s.idx.add(e.key(), e.ts, uint32(off), uint32(rn))
 				off += rn
 			}
 			s.idxSize = off
@@ -434,11 +445,11 @@ func (s *spool) sealedSegments() []segRef {
 
 // selectCurrent copies what the current segment's index holds for the
 // connections match accepts. Index stage.
-func (s *spool) selectCurrent(match func(connKey) bool) (segRef, bool) {
+func (s *spool) selectCurrent(pre func(*ckey) bool, match func(connKey) bool) (segRef, bool) {
 	if s.idxPath == "" {
 		return segRef{}, false
 	}
 	ref := segRef{path: s.idxPath, first: s.idx.first, last: s.idx.last, current: true}
-	ref.conns = s.idx.snapshot(match)
+	ref.conns = s.idx.snapshot(pre, match)
 	return ref, true
 }

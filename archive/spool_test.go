@@ -3,6 +3,8 @@ package archive
 import (
 	"context"
 	"encoding/binary"
+	"errors"
+	"io/fs"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -221,14 +223,20 @@ func TestRestartAfterCrashTrimsAndReindexes(t *testing.T) {
 	// A stray file that is not a segment must not upset the start.
 	os.WriteFile(filepath.Join(cfg.LogDir, "seg-notanumber.pcap"), []byte("junk"), 0o640)
 	os.WriteFile(filepath.Join(cfg.LogDir, "seg-000000000099.idx"), []byte("junk"), 0o640)
+	// A crash between creating a segment and writing its header.
+	headless := filepath.Join(cfg.LogDir, segName(50))
+	os.WriteFile(headless, fileHeader{snaplen: 65535, linkType: cfg.LinkType}.appendHeader(nil)[:10], 0o640)
 
 	r2 := mustNew(t, cfg)
+	if _, err := os.Stat(headless); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a segment cut before its header is still there: %v", err)
+	}
 	samePackets(t, "trimmed segment", readPcap(t, seg, cfg), f.all, false)
 	if _, err := readIndex(idxPath(seg), nil); err != nil {
 		t.Fatalf("index not rebuilt: %v", err)
 	}
 	a := &alert.Alert{Time: f.ts.Add(time.Second), Key: hostA + "->" + hostB, Src: hostA, Dst: hostB}
-	paths, err := r2.Archive(context.Background(), a)
+	paths, err := r2.Archive(context.Background(), a, AllConns)
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("archive after restart: %v, %v", paths, err)
 	}

@@ -14,14 +14,27 @@ const (
 	batchBytes   = 256 << 10
 )
 
-// entry is one tapped packet: its record and where its pcap record sits in
-// the batch arena.
+// entry is one tapped packet: its addresses and ports, as the index keys
+// them, and where its pcap record sits in the batch arena. It holds no
+// pointers and fits a cache line, since Tap writes one per packet.
 type entry struct {
-	rec     capture.Record
-	ts      int64 // ns since the epoch, from the capture info
-	off     uint32
-	n       uint32 // captured bytes kept
-	origLen uint32
+	s0, s1, d0, d1 uint64 // source and destination, as addrWords gives them
+	ts             int64  // ns since the epoch, from the capture info
+	sport, dport   uint16
+	proto          uint8
+	off            uint32
+	n              uint32 // captured bytes kept
+	origLen        uint32
+}
+
+// key is the entry's connection key.
+func (e *entry) key() ckey {
+	return makeCkey(e.s0, e.s1, e.d0, e.d1, e.sport, e.dport, e.proto)
+}
+
+// pair is the entry's address pair.
+func (e *entry) pair() pairKey {
+	return makePair(wordsAddr(e.s0, e.s1), wordsAddr(e.d0, e.d1))
 }
 
 // data is the packet's captured bytes inside the arena.
@@ -93,9 +106,12 @@ func (r *Recorder) Tap(ci gopacket.CaptureInfo, data []byte, rec *capture.Record
 	off := len(b.arena)
 	ts := ci.Timestamp.UnixNano()
 	b.arena = r.hdr.appendRecord(b.arena, ts, data[:n], uint32(orig))
+	s0, s1 := addrWords(rec.Src)
+	d0, d1 := addrWords(rec.Dst)
 	b.ents = append(b.ents, entry{
-		rec:     *rec,
-		ts:      ts,
+		s0: s0, s1: s1, d0: d0, d1: d1,
+		ts:    ts,
+		sport: rec.SrcPort, dport: rec.DstPort, proto: rec.Proto,
 		off:     uint32(off),
 		n:       uint32(n),
 		origLen: uint32(orig),
