@@ -231,6 +231,7 @@ type beaconSide struct {
 	scorer    *anomaly.Beacon
 	scorerCfg anomaly.BeaconConfig
 	events    []beaconEvent
+	fresh     []int32 // events of pairs not followed yet, by position
 	at        []float64
 	sizes     []float64
 	sorted    []float64
@@ -293,37 +294,55 @@ func (s *Stage) judgeBeacons(iv flow.Interval, buf uint64) {
 		s.stats.beaconPairs.Store(uint64(bs.table.len()))
 		s.stats.beaconDropped.Store(bs.table.dropped)
 	}()
-	// Key order: the same table, whatever the shard count.
-	slices.SortFunc(bs.events, func(x, y beaconEvent) int {
-		if c := compare16(x.key.src, y.key.src); c != 0 {
-			return c
-		}
-		return compare16(x.key.dst, y.key.dst)
-	})
 	now, maxGap := iv.Index, s.beaconGapIntervals()
+	// Events of followed pairs first: each touches only its own track, in
+	// any order. New pairs are filed after them, in key order when the
+	// table cannot take them all, so which find room does not depend on
+	// the shard count (nor does sorting cost anything when they all fit).
+	bs.fresh = bs.fresh[:0]
 	for i := range bs.events {
+		if t := bs.lookup(bs.events[i].key); t != nil {
+			s.beaconCheckIn(iv, t, &bs.events[i], maxGap)
+		} else {
+			bs.fresh = append(bs.fresh, int32(i))
+		}
+	}
+	if bs.table.len()+len(bs.fresh) > bs.table.max {
+		slices.SortFunc(bs.fresh, func(i, j int32) int {
+			x, y := &bs.events[i].key, &bs.events[j].key
+			if c := compare16(x.src, y.src); c != 0 {
+				return c
+			}
+			return compare16(x.dst, y.dst)
+		})
+	}
+	for _, i := range bs.fresh {
 		ev := &bs.events[i]
-		t := bs.lookup(ev.key)
-		if t == nil {
-			var ok bool
-			if t, ok = bs.table.insert(ev.key, now, maxGap); !ok {
-				bs.table.dropped++
-				continue
-			}
-			src, _ := ev.key.addrs()
-			t.srcFirst, t.born, t.first = now, now, now
-			if st, ok := s.srcs.lookup(src); ok && st.seen {
-				t.srcFirst = st.since
-			}
+		t, ok := bs.table.insert(ev.key, now, maxGap)
+		if !ok {
+			bs.table.dropped++
+			continue
 		}
-		if now-t.last > maxGap && t.total > 0 {
-			// A new series: the old one ended long ago.
-			t.n, t.head, t.total, t.first, t.alerted = 0, 0, 0, now, false
+		src, _ := ev.key.addrs()
+		t.srcFirst, t.born, t.first = now, now, now
+		if st, ok := s.srcs.lookup(src); ok && st.seen {
+			t.srcFirst = st.since
 		}
-		t.push(now, ev.bytes)
-		if s.cfg.on(Beacon) && int(t.n) >= s.cfg.Beacon.MinEvents && !t.alerted && !t.settled {
-			s.judgeBeacon(iv, t, ev)
-		}
+		s.beaconCheckIn(iv, t, ev, maxGap)
+	}
+}
+
+// beaconCheckIn files one check-in in its pair's track and judges the
+// track once it holds enough.
+func (s *Stage) beaconCheckIn(iv flow.Interval, t *beaconTrack, ev *beaconEvent, maxGap int64) {
+	now := iv.Index
+	if now-t.last > maxGap && t.total > 0 {
+		// A new series: the old one ended long ago.
+		t.n, t.head, t.total, t.first, t.alerted = 0, 0, 0, now, false
+	}
+	t.push(now, ev.bytes)
+	if s.cfg.on(Beacon) && int(t.n) >= s.cfg.Beacon.MinEvents && !t.alerted && !t.settled {
+		s.judgeBeacon(iv, t, ev)
 	}
 }
 
