@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 
 	"github.com/wherefore/wherefore/alert"
 	"github.com/wherefore/wherefore/anomaly"
@@ -64,19 +63,8 @@ type options struct {
 var version = "dev"
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		// Nearly all the memory is the flow tables, pointer-free slabs
-		// allocated up front: the collector has little to scan, so a
-		// low target costs little CPU, and it keeps the garbage under a
-		// quarter of the live heap instead of as large as it (about
-		// 20 MB less at a million pairs). GOGC overrides it.
-		debug.SetGCPercent(gcPercent)
-	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
-
-// gcPercent is the garbage collector's target unless GOGC is set.
-const gcPercent = 25
 
 // run parses flags and runs wherefore, returning the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
