@@ -52,6 +52,9 @@ type PairStat struct {
 	// Unsolicited is set when the pair sent only answers (SYN-ACKs, UDP
 	// replies, echo replies) to requests the reverse pair never made.
 	Unsolicited bool
+	// SrcLocal and DstLocal say whether Src and Dst are in the local
+	// networks (Config.LocalNets), as decided when the pair was created.
+	SrcLocal, DstLocal bool
 	// Slot is the pair's position in its shard's table, stable while the
 	// pair is tracked (a new pair may reuse it: see New). Detectors keep
 	// per-pair state in side tables indexed by shard and Slot.
@@ -335,6 +338,7 @@ func pairStat(f, rev *flowState) PairStat {
 	p := PairStat{
 		Src: src, Dst: dst, Bytes: f.bytes, Packets: uint64(f.packets), Ports: a.Tried, Attempts: a,
 		DNSBytes: uint64(f.dnsBytes), ICMPBytes: uint64(f.icmpBytes), Unsolicited: unsolicited(f, rev),
+		SrcLocal: f.bits&localSrc != 0, DstLocal: f.bits&localDst != 0,
 	}
 	for _, q := range f.ports[:f.nports] {
 		p.samples.add(q)

@@ -398,6 +398,14 @@ func TestLocalNetsDecideLocalHosts(t *testing.T) {
 	if fmt.Sprint(got) != "[203.0.113.5 2001:db8::7]" {
 		t.Fatalf("local hosts %v; want 203.0.113.5 and 2001:db8::7 only", got)
 	}
+	for _, ps := range r.pairs {
+		for _, p := range ps {
+			want := [2]bool{p.Src.String() != "10.0.0.1", false} // no destination is in the networks
+			if [2]bool{p.SrcLocal, p.DstLocal} != want {
+				t.Errorf("pair %s->%s: local %v %v, want %v", p.Src, p.Dst, p.SrcLocal, p.DstLocal, want)
+			}
+		}
+	}
 	if _, err := ParseLocalNets("10.0.0.0/8,nonsense"); err == nil || !containsStr(err.Error(), "-local_nets") || !containsStr(err.Error(), `"nonsense"`) {
 		t.Errorf("bad -local_nets: %v", err)
 	}

@@ -66,7 +66,7 @@ func TestBeaconFollowingDoesNotAllocate(t *testing.T) {
 	all := make([]flow.PairStat, n)
 	for i := range n {
 		src, dst := ip(fmt.Sprintf("10.0.%d.%d", i/250, 1+i%250)), ip(fmt.Sprintf("198.51.%d.%d", i/250, 1+i%250))
-		all[i] = flow.PairStat{Src: src, Dst: dst, Bytes: 400, Packets: 2, Slot: int32(i)}
+		all[i] = flow.PairStat{Src: src, Dst: dst, Bytes: 400, Packets: 2, Slot: int32(i), SrcLocal: true}
 	}
 	views := [2]pairSlice{}
 	aggs := [2]flow.Aggregates{}

@@ -246,7 +246,7 @@ func (s *Stage) noteBeacon(cfg *Config, fd *findings, p *flow.PairStat, prev int
 	if !p.New && prev >= iv.Index-1 {
 		return
 	}
-	if float64(p.Bytes) > cfg.BeaconMaxBytes || !s.isLocal(p.Src) || s.isLocal(p.Dst) {
+	if float64(p.Bytes) > cfg.BeaconMaxBytes || !p.SrcLocal || p.DstLocal {
 		return
 	}
 	// A flood of new pairs cannot grow the events past what the table

@@ -243,7 +243,7 @@ func (s *Stage) observePairs(sd *shardSide, iv flow.Interval, view pairSource) {
 			}
 		}
 		var extra srcExtra
-		if cfg.on(FanOut) && p.New && p.Attempts.Tried > 0 && s.isLocal(p.Src) {
+		if cfg.on(FanOut) && p.New && p.Attempts.Tried > 0 && p.SrcLocal {
 			extra.newDsts = 1
 		}
 		if cfg.on(Tunnel) && p.DNSBytes > 0 && slices.Contains(p.SamplePorts(), 53) {

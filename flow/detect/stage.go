@@ -78,7 +78,9 @@ type openAlert struct {
 
 // New validates cfg and returns a stage that hands each interval's alerts,
 // sorted by key, to emit (on the goroutine that calls ObserveInterval).
-// localNets decide which sources are local hosts (uploads, fan-out).
+// localNets decide which sources are local hosts (uploads, fan-out); give
+// the flow aggregator's (flow.Config.LocalNets), whose decision per pair
+// (PairStat.SrcLocal, DstLocal) the pair detectors read.
 func New(cfg Config, localNets []netip.Prefix, emit func([]*alert.Alert)) (*Stage, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
