@@ -164,11 +164,6 @@ func (k addrKey) addr() netip.Addr {
 	return key{src0: k.hi, src1: k.lo}.srcAddr()
 }
 
-func addrKeyOf(a netip.Addr) addrKey {
-	k := makeKey(a, netip.Addr{})
-	return addrKey{k.src0, k.src1}
-}
-
 func (k addrKey) less(o addrKey) bool {
 	return k.hi < o.hi || (k.hi == o.hi && k.lo < o.lo)
 }
@@ -437,63 +432,56 @@ func (g *aggregates) fold(f, rev *flowState) {
 func (g *aggregates) merge(o *aggregates) {
 	g.traffic.add(&o.traffic)
 	g.traffic.First, g.traffic.Last = o.traffic.First, o.traffic.Last // the same on every shard
-	for i := range o.src.vals {
-		v := &o.src.vals[i]
-		s, created := g.src.get(addrKeyOf(v.Addr))
-		if s == nil {
-			continue
+	mergeAccum(&g.src, &o.src, (*SourceStat).add)
+	mergeAccum(&g.dst, &o.dst, (*DestStat).add)
+	mergeAccum(&g.host, &o.host, (*HostStat).add)
+}
+
+// mergeAccum adds src's values into dst by key: a key new to dst is
+// copied whole, the others summed by add.
+func mergeAccum[T any](dst, src *accum[T], add func(d, v *T)) {
+	for i := range src.vals {
+		switch d, created := dst.get(src.keys[i]); {
+		case d == nil: // dst is full: counted in its dropped
+		case created:
+			*d = src.vals[i]
+		default:
+			add(d, &src.vals[i])
 		}
-		if created {
-			*s = *v
-			continue
-		}
-		s.Bytes += v.Bytes
-		s.Packets += v.Packets
-		s.Dsts += v.Dsts
-		s.DstsTried += v.DstsTried
-		s.DstsFailed += v.DstsFailed
-		s.Attempts.add(&v.Attempts)
-		s.DNSBytes += v.DNSBytes
-		s.ICMPBytes += v.ICMPBytes
-		s.peers.merge(&v.peers)
-		s.ports.merge(&v.ports)
 	}
-	for i := range o.dst.vals {
-		v := &o.dst.vals[i]
-		d, created := g.dst.get(addrKeyOf(v.Addr))
-		if d == nil {
-			continue
-		}
-		if created {
-			*d = *v
-			continue
-		}
-		d.Bytes += v.Bytes
-		d.Packets += v.Packets
-		d.Srcs += v.Srcs
-		d.SrcsTrying += v.SrcsTrying
-		d.SrcsUnsolicited += v.SrcsUnsolicited
-		d.Attempts.add(&v.Attempts)
-		d.peers.merge(&v.peers)
-		d.ports.merge(&v.ports)
-	}
-	for i := range o.host.vals {
-		v := &o.host.vals[i]
-		h, created := g.host.get(addrKeyOf(v.Addr))
-		if h == nil {
-			continue
-		}
-		if created {
-			*h = *v
-			continue
-		}
-		h.BytesOut += v.BytesOut
-		h.PacketsOut += v.PacketsOut
-		h.BytesIn += v.BytesIn
-		h.PacketsIn += v.PacketsIn
-		h.PeersOut += v.PeersOut
-		h.PeersIn += v.PeersIn
-	}
+}
+
+func (s *SourceStat) add(v *SourceStat) {
+	s.Bytes += v.Bytes
+	s.Packets += v.Packets
+	s.Dsts += v.Dsts
+	s.DstsTried += v.DstsTried
+	s.DstsFailed += v.DstsFailed
+	s.Attempts.add(&v.Attempts)
+	s.DNSBytes += v.DNSBytes
+	s.ICMPBytes += v.ICMPBytes
+	s.peers.merge(&v.peers)
+	s.ports.merge(&v.ports)
+}
+
+func (d *DestStat) add(v *DestStat) {
+	d.Bytes += v.Bytes
+	d.Packets += v.Packets
+	d.Srcs += v.Srcs
+	d.SrcsTrying += v.SrcsTrying
+	d.SrcsUnsolicited += v.SrcsUnsolicited
+	d.Attempts.add(&v.Attempts)
+	d.peers.merge(&v.peers)
+	d.ports.merge(&v.ports)
+}
+
+func (h *HostStat) add(v *HostStat) {
+	h.BytesOut += v.BytesOut
+	h.PacketsOut += v.PacketsOut
+	h.BytesIn += v.BytesIn
+	h.PacketsIn += v.PacketsIn
+	h.PeersOut += v.PeersOut
+	h.PeersIn += v.PeersIn
 }
 
 // sampleSize is how many sample peers or ports a key keeps for the alert
