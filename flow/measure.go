@@ -126,25 +126,25 @@ func (s *shard) measure(f *flowState, e *entry) {
 			add32(&f.dnsBytes, e.wire)
 		}
 	case protoICMP:
-		add32(&f.icmpBytes, e.wire)
-		switch e.icmpType {
-		case 3:
-			inc16(&f.unreach)
-		case 8:
-			f.marks |= markEcho
-		case 0:
-			f.marks |= markEchoReply
-		}
+		measureICMP(f, e, icmpTypes{unreach: 3, echo: 8, echoReply: 0})
 	case protoICMPv6:
-		add32(&f.icmpBytes, e.wire)
-		switch e.icmpType {
-		case 1:
-			inc16(&f.unreach)
-		case 128:
-			f.marks |= markEcho
-		case 129:
-			f.marks |= markEchoReply
-		}
+		measureICMP(f, e, icmpTypes{unreach: 1, echo: 128, echoReply: 129})
+	}
+}
+
+// icmpTypes are the ICMP message types measure tells apart, which differ
+// between ICMP and ICMPv6.
+type icmpTypes struct{ unreach, echo, echoReply uint8 }
+
+func measureICMP(f *flowState, e *entry, t icmpTypes) {
+	add32(&f.icmpBytes, e.wire)
+	switch e.icmpType {
+	case t.unreach:
+		inc16(&f.unreach)
+	case t.echo:
+		f.marks |= markEcho
+	case t.echoReply:
+		f.marks |= markEchoReply
 	}
 }
 
