@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -245,7 +246,10 @@ func (r *Recorder) archive(ctx context.Context, a *alert.Alert, sel selector, fi
 	rec.Archive = paths
 	js, jerr := json.MarshalIndent(&rec, "", "  ")
 	if jerr == nil {
-		jerr = writeFileAtomic(filepath.Join(dir, alertFile), append(js, '\n'))
+		jerr = writeFileAtomic(filepath.Join(dir, alertFile), func(w io.Writer) error {
+			_, err := w.Write(append(js, '\n'))
+			return err
+		})
 	}
 	var jsonBytes int64
 	if jerr != nil {
@@ -453,17 +457,24 @@ func (x *archiveIndex) commit(dir string, size, extra int64) {
 	x.mu.Unlock()
 }
 
-// writeFileAtomic writes via a temporary file so a reader never sees half
-// an alert.json.
-func writeFileAtomic(path string, data []byte) error {
+// writeFileAtomic writes what fill writes to path through a temporary
+// file renamed over it, so a reader never sees half an alert.json or half
+// an index.
+func writeFileAtomic(path string, fill func(io.Writer) error) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, fileMode); err != nil {
-		os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fileMode)
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
+	err = fill(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return nil
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }

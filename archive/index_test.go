@@ -129,7 +129,7 @@ func TestIndexFileLookup(t *testing.T) {
 	}
 	x.size = int64(len(recs)) * pcapRecordHeaderLen
 	path := filepath.Join(t.TempDir(), "seg-000000000001.idx")
-	if err := writeIndexFile(path, x); err != nil {
+	if err := writeFileAtomic(path, x.writeTo); err != nil {
 		t.Fatal(err)
 	}
 	all, err := readIndex(path, nil)

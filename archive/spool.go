@@ -166,7 +166,7 @@ func (s *spool) recover() {
 				trimmed++
 				s.log.WithFields(logrus.Fields{"file": path, "bytes": info.Size() - b.size}).Warn("archive: cut a partial last record from a spool segment")
 			}
-			if err := writeIndexFile(idxPath(path), b); err != nil {
+			if err := writeFileAtomic(idxPath(path), b.writeTo); err != nil {
 				s.errs.report(errRecover, err, logrus.Fields{"file": idxPath(path)})
 			}
 			rebuilt++
@@ -191,27 +191,6 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return info.Size()
-}
-
-// writeIndexFile writes x beside its segment, through a temporary file so
-// a reader never sees half an index.
-func writeIndexFile(path string, x *idxBuilder) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fileMode)
-	if err != nil {
-		return err
-	}
-	err = x.writeTo(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // The spool works in two stages, each on a goroutine of its own so that
@@ -376,7 +355,7 @@ func (s *spool) seal(path string, size int64) {
 	s.idx.size = size
 	ip := idxPath(path)
 	var isize int64
-	if err := writeIndexFile(ip, s.idx); err != nil {
+	if err := writeFileAtomic(ip, s.idx.writeTo); err != nil {
 		// The next start rebuilds it by scanning; a cut scans it now.
 		s.errs.report(errWrite, err, logrus.Fields{"file": ip})
 	} else {
