@@ -293,7 +293,7 @@ func attempts(f, rev *flowState) Attempts {
 		// Bare ACKs to several ports, each reset: an ACK or window scan.
 		// One port reset is a connection ending, not a probe.
 		if f.ackProbes >= 2 {
-			probes := min(uint64(f.ackProbes), uint64(rev.rst)-min(uint64(rev.rst), tcpRef))
+			probes := min(uint64(f.ackProbes), uint64(rev.rst)-tcpRef)
 			if probes >= 2 {
 				a.Tried += probes
 				a.Refused += probes
